@@ -1,0 +1,180 @@
+// Option definitions, help text, and validation of the command line and config file.
+#include "app/options.h"
+
+#include <boost/program_options.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace rcptwatch::app {
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: rcptwatch [OPTIONS] (-r FILE | -i IFACE)\n"
+    "\n"
+    "Passive sensor: rebuilds SMTP sessions from packets, reads every RCPT TO, and raises an\n"
+    "alert when a recipient's domain is a lookalike of a protected domain (army.ml for .mil,\n"
+    "nat0.int for nato.int). Alerts go to stdout as JSON lines; logs go to stderr.\n"
+    "\n"
+    "Examples:\n"
+    "  rcptwatch -r pcaps/demo.pcap                  replay a capture with the built-in rules\n"
+    "  rcptwatch -r capture.pcapng --rules my.rules  replay with your own rule file(s)\n"
+    "  tcpdump -w - port 25 | rcptwatch -r -         read a capture from stdin\n"
+    "  rcptwatch -i eth1 --ports 25,587              watch a tap interface live (needs root)\n"
+    "\n"
+    "Exit status: 0 success; 1 input could not be read completely (alerts found before the\n"
+    "damage are still printed); 2 bad options, config file or rule file.\n";
+
+void add_int_option(po::options_description& d, const char* name, const char* help) {
+  d.add_options()(name, po::value<std::int64_t>(), help);
+}
+
+template <typename T>
+tl::expected<void, std::string> take_positive(const po::variables_map& vm, const char* name,
+                                              T& target) {
+  if (!vm.count(name)) return {};
+  const std::int64_t v = vm[name].as<std::int64_t>();
+  if (v <= 0) return tl::unexpected(std::string("--") + name + ": must be a positive number");
+  target = static_cast<T>(v);
+  return {};
+}
+
+}  // namespace
+
+tl::expected<std::vector<std::uint16_t>, std::string> parse_port_list(const std::string& text) {
+  std::vector<std::uint16_t> ports;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    unsigned value = 0;
+    const char* first = item.data();
+    const char* last = item.data() + item.size();
+    auto [ptr, ec] = std::from_chars(first, last, value);
+    if (item.empty() || ec != std::errc() || ptr != last || value == 0 || value > 65535) {
+      return tl::unexpected("--ports: '" + item + "' is not a port number (1-65535)");
+    }
+    ports.push_back(static_cast<std::uint16_t>(value));
+  }
+  if (ports.empty()) return tl::unexpected(std::string("--ports: empty list"));
+  return ports;
+}
+
+tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
+                                                                const char* const* argv) {
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "print the version and exit")
+      ("config,c", po::value<std::string>(),
+       "read options from an INI file (key = value, same names as the long options);\n"
+       "options on the command line win")
+      ("verbose,v", po::value<std::vector<std::string>>()->zero_tokens()->composing(),
+       "more log detail on stderr (-v info, -vv debug)");
+
+  po::options_description input("Input");
+  input.add_options()
+      ("read,r", po::value<std::string>(),
+       "replay a capture file (pcap or pcapng); '-' reads standard input")
+      ("interface,i", po::value<std::vector<std::string>>()->composing(),
+       "capture live from this interface with libpcap")
+      ("ports", po::value<std::string>()->default_value("25,587,2525"),
+       "comma-separated TCP ports that carry SMTP")
+      ("bpf-filter", po::value<std::string>(),
+       "live capture filter (default: tcp and the SMTP ports, plus IP fragments)");
+
+  po::options_description detection("Detection and output");
+  detection.add_options()
+      ("rules", po::value<std::vector<std::string>>()->composing(),
+       "rule file (repeatable); default: the built-in rules/default.rules")
+      ("format", po::value<std::string>()->default_value("json"), "alert format: json")
+      ("stats", po::bool_switch(), "write a JSON stats event to stdout at exit");
+
+  po::options_description limits("Limits (all counted in the stats when hit)");
+  add_int_option(limits, "max-flows", "connections tracked at once (default 1048576)");
+  add_int_option(limits, "max-buffer-per-direction",
+                 "out-of-order bytes held per direction (default 1048576)");
+  add_int_option(limits, "max-buffer-total", "out-of-order bytes held in all (default 268435456)");
+  add_int_option(limits, "established-timeout", "idle seconds before a connection is dropped (default 600)");
+  add_int_option(limits, "max-line", "longest SMTP line kept, in bytes (default 4096)");
+
+  po::options_description all;
+  all.add(general).add(input).add(detection).add(limits);
+
+  ParsedCommandLine result;
+  {
+    std::ostringstream help;
+    help << kUsage << "\n" << all;
+    result.help_text = help.str();
+  }
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) return tl::unexpected(path + ": cannot open config file");
+      try {
+        po::store(po::parse_config_file(file, all), vm);
+      } catch (const po::error& e) {
+        return tl::unexpected(path + ": " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return tl::unexpected(std::string(e.what()) + " (see --help)");
+  }
+
+  if (vm.count("help")) {
+    result.action = ParsedCommandLine::Action::Help;
+    return result;
+  }
+  if (vm.count("version")) {
+    result.action = ParsedCommandLine::Action::Version;
+    return result;
+  }
+
+  Options& o = result.options;
+  if (vm.count("verbose")) o.verbosity = static_cast<int>(vm["verbose"].as<std::vector<std::string>>().size());
+  if (vm.count("read")) o.read_file = vm["read"].as<std::string>();
+  if (vm.count("interface")) o.interfaces = vm["interface"].as<std::vector<std::string>>();
+  if (vm.count("rules")) o.rule_files = vm["rules"].as<std::vector<std::string>>();
+  o.stats = vm["stats"].as<bool>();
+  if (vm.count("bpf-filter")) o.bpf_filter = vm["bpf-filter"].as<std::string>();
+
+  const std::string format = vm["format"].as<std::string>();
+  if (format != "json") return tl::unexpected("--format: unknown format '" + format + "' (json)");
+
+  auto ports = parse_port_list(vm["ports"].as<std::string>());
+  if (!ports) return tl::unexpected(ports.error());
+  o.ports = *ports;
+  o.pipeline.tracker.server_ports = o.ports;
+
+  if (o.read_file.empty() && o.interfaces.empty()) {
+    return tl::unexpected(std::string("nothing to do: give -r FILE or -i IFACE (see --help)"));
+  }
+  if (!o.read_file.empty() && !o.interfaces.empty()) {
+    return tl::unexpected(std::string("-r and -i are exclusive"));
+  }
+  if (o.interfaces.size() > 1) {
+    return tl::unexpected(std::string("-i: one interface per process for now"));
+  }
+
+  auto& tracker = o.pipeline.tracker;
+  std::int64_t established_s = 0;
+  for (auto r : {take_positive(vm, "max-flows", tracker.max_flows),
+                 take_positive(vm, "max-buffer-per-direction",
+                               tracker.max_buffered_bytes_per_direction),
+                 take_positive(vm, "max-buffer-total", tracker.max_buffered_bytes_total),
+                 take_positive(vm, "established-timeout", established_s),
+                 take_positive(vm, "max-line", o.pipeline.smtp.max_line_bytes)}) {
+    if (!r) return tl::unexpected(r.error());
+  }
+  if (established_s > 0) tracker.established_timeout_usec = established_s * 1'000'000;
+  return result;
+}
+
+}  // namespace rcptwatch::app

@@ -1,0 +1,42 @@
+// Command line and config-file options (Boost.Program_options), parsed into a plain value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "app/pipeline.h"
+
+namespace rcptwatch::app {
+
+enum class OutputFormat : std::uint8_t { Json };
+
+struct Options {
+  std::string read_file;                 // -r; "-" for stdin
+  std::vector<std::string> interfaces;   // -i
+  std::vector<std::string> rule_files;   // --rules; empty: the embedded default rules
+  OutputFormat format = OutputFormat::Json;
+  std::vector<std::uint16_t> ports{25, 587, 2525};
+  std::string bpf_filter;                // live capture filter; default built from ports
+  int verbosity = 0;                     // -v count
+  bool stats = false;                    // --stats: a stats event at exit
+  PipelineConfig pipeline;
+};
+
+// What the command line asked for.
+struct ParsedCommandLine {
+  enum class Action : std::uint8_t { Run, Help, Version } action = Action::Run;
+  Options options;
+  std::string help_text;
+};
+
+// Parses argv (and the config file named by -c, whose values the command line overrides).
+// Errors are one line naming the cause.
+tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc, const char* const* argv);
+
+// "25,587,2525" -> ports; error names the bad element.
+tl::expected<std::vector<std::uint16_t>, std::string> parse_port_list(const std::string& text);
+
+}  // namespace rcptwatch::app

@@ -1,0 +1,69 @@
+// The sensor pipeline for one packet stream: decode -> TCP tracking/reassembly -> SMTP ->
+// lookalike detection -> alert sink. Single-threaded; owns every stage's state.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "alert/sink.h"
+#include "capture/packet_source.h"
+#include "decode/decoder.h"
+#include "detect/matcher.h"
+#include "flow/tcp_tracker.h"
+#include "smtp/session.h"
+
+namespace rcptwatch::app {
+
+struct PipelineConfig {
+  decode::DecoderLimits decoder;
+  flow::TrackerConfig tracker;
+  smtp::SmtpLimits smtp;
+};
+
+struct PipelineCounters {
+  std::uint64_t recipients_checked = 0;
+  std::uint64_t alerts = 0;
+};
+
+class Pipeline final : private flow::StreamConsumerFactory {
+ public:
+  Pipeline(const PipelineConfig& config, std::shared_ptr<const detect::Matcher> matcher,
+           alert::AlertSink& sink);
+  ~Pipeline() override;
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  void process(const capture::Packet& packet);
+  // End of input: flush every connection so pending recipients are judged.
+  void finish();
+
+  // Swap the rules (e.g. on reload); connections in progress use the new matcher from
+  // their next recipient on.
+  void set_matcher(std::shared_ptr<const detect::Matcher> matcher);
+
+  const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
+  const flow::TrackerCounters& tracker_counters() const { return tracker_.counters(); }
+  const smtp::SmtpCounters& smtp_counters() const { return smtp_counters_; }
+  const PipelineCounters& counters() const { return counters_; }
+
+  // One JSON `stats` event with every stage's counters.
+  std::string stats_json(const capture::SourceStats& source, Timestamp now) const;
+
+ private:
+  class Connection;
+  std::unique_ptr<flow::StreamConsumer> open(const flow::ConnectionInfo& info) override;
+  void judge(const flow::ConnectionInfo& info, const smtp::RecipientEvent& event);
+
+  PipelineConfig config_;
+  std::shared_ptr<const detect::Matcher> matcher_;
+  alert::AlertSink& sink_;
+  decode::PacketDecoder decoder_;
+  flow::TcpTracker tracker_;
+  smtp::SmtpCounters smtp_counters_;
+  PipelineCounters counters_;
+  decode::TcpSegment segment_;
+  Timestamp last_ts_;
+};
+
+}  // namespace rcptwatch::app

@@ -1,0 +1,47 @@
+// The seam between capture back-ends (libpcap file/stdin/live, eBPF ring buffer) and the
+// rest of the pipeline: a pull interface that hands out one frame at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/types.h"
+
+namespace rcptwatch::capture {
+
+// One captured frame. `data` is valid until the next call to next().
+struct Packet {
+  Timestamp ts;
+  std::uint32_t link_type = 0;   // libpcap LINKTYPE_* value
+  std::uint32_t wire_length = 0; // length on the wire (>= data.size() when snapped)
+  Bytes data;
+};
+
+enum class NextStatus : std::uint8_t {
+  Packet,   // `out` holds a frame
+  Timeout,  // live source: nothing arrived within the poll interval
+  End,      // no more packets (end of file, or capture stopped)
+  Error,    // unrecoverable read error; see error()
+};
+
+struct SourceStats {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t dropped_by_kernel = 0;     // pcap_stats ps_drop (live only)
+  std::uint64_t dropped_by_interface = 0;  // pcap_stats ps_ifdrop (live only)
+};
+
+class PacketSource {
+ public:
+  virtual ~PacketSource() = default;
+  virtual NextStatus next(Packet& out) = 0;
+  // Asks a blocking source to return End soon; safe to call from a signal handler's flag loop.
+  virtual void stop() = 0;
+  virtual SourceStats stats() const = 0;
+  // Describes the last error (for NextStatus::Error), e.g. "truncated dump file ...".
+  virtual const std::string& error() const = 0;
+  // Name for logs and events: the file path or interface name.
+  virtual const std::string& name() const = 0;
+};
+
+}  // namespace rcptwatch::capture

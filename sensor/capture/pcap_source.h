@@ -1,0 +1,51 @@
+// libpcap packet source: a capture file (pcap or pcapng, "-" for stdin) or a live interface.
+#pragma once
+
+#include <pcap/pcap.h>
+
+#include <memory>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "capture/packet_source.h"
+
+namespace rcptwatch::capture {
+
+struct LiveOptions {
+  int snaplen = 65535;
+  bool promiscuous = true;
+  bool immediate = true;
+  int buffer_bytes = 0;          // 0: libpcap default
+  int poll_timeout_ms = 200;     // how often next() returns Timeout when idle
+  std::string bpf_filter;        // empty: no filter
+};
+
+class PcapSource final : public PacketSource {
+ public:
+  // Opens a capture file; "-" reads standard input. Errors name the file and the cause.
+  static tl::expected<std::unique_ptr<PcapSource>, std::string> open_file(const std::string& path);
+  // Opens a live interface (needs CAP_NET_RAW).
+  static tl::expected<std::unique_ptr<PcapSource>, std::string> open_live(
+      const std::string& interface, const LiveOptions& options);
+
+  NextStatus next(Packet& out) override;
+  void stop() override;
+  SourceStats stats() const override;
+  const std::string& error() const override { return error_; }
+  const std::string& name() const override { return name_; }
+
+ private:
+  struct PcapCloser {
+    void operator()(pcap_t* p) const { pcap_close(p); }
+  };
+  PcapSource(pcap_t* handle, std::string name, bool live);
+
+  std::unique_ptr<pcap_t, PcapCloser> handle_;
+  std::string name_;
+  std::string error_;
+  bool live_ = false;
+  SourceStats stats_;
+};
+
+}  // namespace rcptwatch::capture

@@ -1,0 +1,42 @@
+// Value types shared by every pipeline stage: byte views, packet time, IP addresses.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace rcptwatch {
+
+// A read-only view of bytes owned by the caller (a capture buffer, a reassembly buffer).
+using Bytes = std::span<const std::uint8_t>;
+
+// Packet time in microseconds since the Unix epoch. All timeouts run on packet time, never on
+// the wall clock, so replays are deterministic.
+struct Timestamp {
+  std::int64_t usec = 0;
+
+  static constexpr Timestamp from_seconds(std::int64_t s) { return Timestamp{s * 1'000'000}; }
+  constexpr auto operator<=>(const Timestamp&) const = default;
+};
+
+// RFC 3339 UTC with microseconds, e.g. "2023-07-17T08:15:30.123456Z".
+std::string format_rfc3339(Timestamp ts);
+
+// An IPv4 or IPv6 address. IPv4 addresses use the first four bytes; the rest stay zero so
+// that comparison and hashing need no special case.
+struct IpAddress {
+  enum class Family : std::uint8_t { V4 = 4, V6 = 6 };
+
+  Family family = Family::V4;
+  std::array<std::uint8_t, 16> bytes{};
+
+  static IpAddress v4(const std::uint8_t* p);
+  static IpAddress v6(const std::uint8_t* p);
+
+  std::string to_string() const;  // dotted quad, or RFC 5952 text for IPv6
+  constexpr auto operator<=>(const IpAddress&) const = default;
+};
+
+}  // namespace rcptwatch

@@ -1,0 +1,437 @@
+// TCP tracker: a flow table keyed by the canonical 5-tuple, one LRU list per flow state so
+// idle expiry only ever looks at list heads, and closed flows kept briefly as tombstones so
+// late retransmissions do not resurrect a connection that has ended.
+#include "flow/tcp_tracker.h"
+
+#include <algorithm>
+#include <array>
+#include <bitset>
+#include <cstring>
+#include <random>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+
+#include "reassembly/stream_reassembler.h"
+
+namespace rcptwatch::flow {
+
+namespace {
+
+using reassembly::ReassemblyCounters;
+using reassembly::ReassemblyLimits;
+using reassembly::StreamReassembler;
+
+// Both directions of a connection map to the same key: the lower (address, port) comes first.
+struct FlowKey {
+  std::array<std::uint8_t, 16> addr_lo{};
+  std::array<std::uint8_t, 16> addr_hi{};
+  std::uint16_t port_lo = 0;
+  std::uint16_t port_hi = 0;
+  IpAddress::Family family = IpAddress::Family::V4;
+
+  bool operator==(const FlowKey&) const = default;
+};
+
+FlowKey make_key(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
+                 std::uint16_t port_b) {
+  FlowKey k;
+  k.family = a.family;
+  if (std::tie(a.bytes, port_a) <= std::tie(b.bytes, port_b)) {
+    k.addr_lo = a.bytes;
+    k.port_lo = port_a;
+    k.addr_hi = b.bytes;
+    k.port_hi = port_b;
+  } else {
+    k.addr_lo = b.bytes;
+    k.port_lo = port_b;
+    k.addr_hi = a.bytes;
+    k.port_hi = port_a;
+  }
+  return k;
+}
+
+// Keys come from the network, so the hash is seeded per tracker against collision flooding.
+class FlowKeyHash {
+ public:
+  explicit FlowKeyHash(std::uint64_t seed) : seed_(seed) {}
+
+  std::size_t operator()(const FlowKey& k) const {
+    std::uint64_t words[4];
+    std::memcpy(&words[0], k.addr_lo.data(), 16);
+    std::memcpy(&words[2], k.addr_hi.data(), 16);
+    std::uint64_t h = seed_ ^ (std::uint64_t{k.port_lo} | std::uint64_t{k.port_hi} << 16 |
+                               std::uint64_t{static_cast<std::uint8_t>(k.family)} << 32);
+    for (std::uint64_t w : words) h = mix(h ^ w);
+    return static_cast<std::size_t>(mix(h));
+  }
+
+ private:
+  static std::uint64_t mix(std::uint64_t x) {  // MurmurHash3 fmix64
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  }
+  std::uint64_t seed_;
+};
+
+// Each state has its own idle timeout, hence its own LRU list.
+enum class FlowState : std::uint8_t { SynSent = 0, Established = 1, Closed = 2 };
+constexpr std::size_t kStates = 3;
+
+// Forwards one direction of a reassembler to the connection's consumer.
+class DirSink final : public reassembly::StreamSink {
+ public:
+  DirSink(StreamConsumer* consumer, StreamDir dir, Timestamp ts)
+      : consumer_(consumer), dir_(dir), ts_(ts) {}
+  void on_data(Bytes data) override {
+    if (consumer_) consumer_->on_data(dir_, data, ts_);
+  }
+  void on_gap(std::uint64_t length) override {
+    if (consumer_) consumer_->on_gap(dir_, length, ts_);
+  }
+  void on_conflict(Bytes alternative, std::uint64_t offset_back) override {
+    if (consumer_) consumer_->on_conflict(dir_, alternative, offset_back, ts_);
+  }
+
+ private:
+  StreamConsumer* consumer_;
+  StreamDir dir_;
+  Timestamp ts_;
+};
+
+struct Flow {
+  Flow(const ReassemblyLimits& limits, ReassemblyCounters& counters)
+      : to_server(limits, counters), to_client(limits, counters) {}
+
+  ConnectionInfo info;
+  std::unique_ptr<StreamConsumer> consumer;
+  StreamReassembler to_server;
+  StreamReassembler to_client;
+  Flow* lru_prev = nullptr;  // intrusive: moving a flow in its list never allocates
+  Flow* lru_next = nullptr;
+  Timestamp last_seen;
+  std::uint32_t client_isn = 0;
+  FlowState state = FlowState::Established;
+  bool linked = false;
+  bool client_isn_known = false;
+  bool client_fin = false;
+  bool server_fin = false;
+};
+
+// Oldest first: the head is the next to expire.
+class FlowList {
+ public:
+  Flow* front() const { return head_; }
+  void push_back(Flow* f) {
+    f->lru_prev = tail_;
+    f->lru_next = nullptr;
+    (tail_ ? tail_->lru_next : head_) = f;
+    tail_ = f;
+    f->linked = true;
+  }
+  void unlink(Flow* f) {
+    (f->lru_prev ? f->lru_prev->lru_next : head_) = f->lru_next;
+    (f->lru_next ? f->lru_next->lru_prev : tail_) = f->lru_prev;
+    f->lru_prev = f->lru_next = nullptr;
+    f->linked = false;
+  }
+  void clear() { head_ = tail_ = nullptr; }
+
+ private:
+  Flow* head_ = nullptr;
+  Flow* tail_ = nullptr;
+};
+
+}  // namespace
+
+struct TcpTracker::Impl {
+  Impl(TrackerConfig cfg, StreamConsumerFactory& f)
+      : config(std::move(cfg)),
+        factory(f),
+        table(64, FlowKeyHash(std::random_device{}())) {
+    for (std::uint16_t p : config.server_ports) server_ports.set(p);
+    limits.max_buffered_bytes = config.max_buffered_bytes_per_direction;
+    limits.delivered_tail_bytes = config.conflict_tail_bytes;
+  }
+
+  bool watched(std::uint16_t port) const { return server_ports.test(port); }
+
+  std::int64_t timeout(FlowState s) const {
+    switch (s) {
+      case FlowState::SynSent:
+        return config.syn_timeout_usec;
+      case FlowState::Established:
+        return config.established_timeout_usec;
+      case FlowState::Closed:
+        return config.closed_timeout_usec;
+    }
+    return 0;
+  }
+
+  FlowList& list(FlowState s) { return lists[static_cast<std::size_t>(s)]; }
+
+  void unlink(Flow& f) {
+    if (f.linked) list(f.state).unlink(&f);
+  }
+
+  void touch(Flow& f) {
+    unlink(f);
+    f.last_seen = now;
+    list(f.state).push_back(&f);
+  }
+
+  // Drops the table entry, and with it the flow.
+  void remove(Flow& f) {
+    unlink(f);
+    table.erase(make_key(f.info.client_ip, f.info.client_port, f.info.server_ip,
+                         f.info.server_port));
+  }
+
+  // Delivers what is buffered, tells the consumer, and frees the per-connection memory.
+  void close_connection(Flow& f, Timestamp ts) {
+    DirSink to_server(f.consumer.get(), StreamDir::ToServer, ts);
+    f.to_server.flush(to_server);
+    DirSink to_client(f.consumer.get(), StreamDir::ToClient, ts);
+    f.to_client.flush(to_client);
+    if (f.consumer) f.consumer->on_close(ts);
+    f.consumer.reset();
+    f.to_server.reset();
+    f.to_client.reset();
+    --counters.flows_active;
+  }
+
+  // FIN both ways or RST: closed now, kept as a tombstone for closed_timeout.
+  void finish(Flow& f, Timestamp ts) {
+    unlink(f);
+    close_connection(f, ts);
+    ++counters.flows_closed;
+    f.state = FlowState::Closed;
+    touch(f);
+  }
+
+  void open_connection(Flow& f, const decode::TcpSegment& seg) {
+    const bool syn = seg.has(decode::tcp_flag::kSyn);
+    const bool ack = seg.has(decode::tcp_flag::kAck);
+    bool src_is_server = false;
+    if (syn) {
+      src_is_server = ack;
+    } else if (watched(seg.src_port) && watched(seg.dst_port)) {
+      src_is_server = seg.src_port < seg.dst_port;
+    } else {
+      src_is_server = watched(seg.src_port);
+    }
+    ConnectionInfo& info = f.info;
+    info = ConnectionInfo{};
+    info.id = next_id++;
+    info.client_ip = src_is_server ? seg.dst : seg.src;
+    info.client_port = src_is_server ? seg.dst_port : seg.src_port;
+    info.server_ip = src_is_server ? seg.src : seg.dst;
+    info.server_port = src_is_server ? seg.src_port : seg.dst_port;
+    info.first_seen = now;
+    info.syn_seen = syn;
+    f.state = syn && !ack ? FlowState::SynSent : FlowState::Established;
+    f.client_isn_known = false;
+    f.client_fin = false;
+    f.server_fin = false;
+    ++counters.flows_created;
+    ++counters.flows_active;
+    f.consumer = factory.open(info);
+  }
+
+  // At max_flows: tombstones go first (nothing to lose), then the least recently seen flow.
+  void make_room() {
+    const std::size_t cap = std::max<std::uint32_t>(config.max_flows, 1);
+    while (table.size() >= cap) {
+      if (Flow* t = list(FlowState::Closed).front()) {
+        remove(*t);
+        continue;
+      }
+      Flow* a = list(FlowState::SynSent).front();
+      Flow* b = list(FlowState::Established).front();
+      Flow* victim = a;
+      if (!a || (b && std::tie(b->last_seen, b->info.id) < std::tie(a->last_seen, a->info.id))) {
+        victim = b;
+      }
+      if (!victim) return;
+      close_connection(*victim, now);
+      ++counters.flows_evicted_cap;
+      remove(*victim);
+    }
+  }
+
+  void expire() {
+    for (std::size_t s = 0; s < kStates; ++s) {
+      const auto state = static_cast<FlowState>(s);
+      const std::int64_t idle_limit = timeout(state);
+      while (Flow* f = list(state).front()) {
+        if (now.usec - f->last_seen.usec < idle_limit) break;
+        if (state != FlowState::Closed) {
+          close_connection(*f, now);
+          ++counters.flows_evicted_idle;
+        }
+        remove(*f);
+      }
+    }
+  }
+
+  // The shared budget: whoever pushes the total over it gives up on its own holes.
+  void enforce_total_cap(StreamReassembler& r, DirSink& sink) {
+    while (rcounters.buffered_bytes > config.max_buffered_bytes_total &&
+           r.skip_to_buffered(sink, true)) {
+      ++counters.gaps_forced_total_cap;
+    }
+  }
+
+  void handle(Flow& f, const decode::TcpSegment& seg, Timestamp ts) {
+    const bool syn = seg.has(decode::tcp_flag::kSyn);
+    const bool ack = seg.has(decode::tcp_flag::kAck);
+    unlink(f);  // before any state change: the list it sits in is chosen by its state
+    const bool from_client = seg.src == f.info.client_ip && seg.src_port == f.info.client_port;
+    StreamReassembler& r = from_client ? f.to_server : f.to_client;
+    DirSink sink(f.consumer.get(), from_client ? StreamDir::ToServer : StreamDir::ToClient, ts);
+    if (!from_client) {
+      f.info.server_data_seen = true;
+      if (f.state == FlowState::SynSent) f.state = FlowState::Established;
+    }
+    if (syn) {
+      r.set_initial_sequence(seg.seq);
+      if (from_client && !ack && !f.client_isn_known) {
+        f.client_isn = seg.seq;
+        f.client_isn_known = true;
+      }
+      // The SYN-ACK acknowledges the client's ISN even when its SYN was not captured.
+      if (!from_client && ack) f.to_server.set_initial_sequence(seg.ack - 1);
+    }
+    if (!seg.payload.empty()) {
+      r.insert(syn ? seg.seq + 1 : seg.seq, seg.payload, sink);
+      enforce_total_cap(r, sink);
+    }
+    if (seg.has(decode::tcp_flag::kRst)) {
+      finish(f, ts);
+      return;
+    }
+    if (seg.has(decode::tcp_flag::kFin)) (from_client ? f.client_fin : f.server_fin) = true;
+    if (f.client_fin && f.server_fin) {
+      finish(f, ts);
+      return;
+    }
+    touch(f);
+  }
+
+  void process(const decode::TcpSegment& seg, Timestamp ts) {
+    ++counters.segments;
+    if (ts > now) now = ts;  // packet time only moves forward for expiry purposes
+    expire();
+    if (!watched(seg.src_port) && !watched(seg.dst_port)) {
+      ++counters.segments_ignored;
+      return;
+    }
+    const bool opening_syn =
+        seg.has(decode::tcp_flag::kSyn) && !seg.has(decode::tcp_flag::kAck);
+    const FlowKey key = make_key(seg.src, seg.src_port, seg.dst, seg.dst_port);
+    auto it = table.find(key);
+    if (it == table.end()) {
+      if (seg.has(decode::tcp_flag::kRst) ||
+          (!seg.has(decode::tcp_flag::kSyn) && seg.payload.empty())) {
+        ++counters.segments_without_flow;  // nothing worth a connection of its own
+        return;
+      }
+      make_room();
+      auto owned = std::make_unique<Flow>(limits, rcounters);
+      Flow& f = *owned;
+      table.emplace(key, std::move(owned));
+      open_connection(f, seg);
+      handle(f, seg, ts);
+      return;
+    }
+    Flow& f = *it->second;
+    const bool syn_retransmission = opening_syn && f.client_isn_known &&
+                                    seg.src == f.info.client_ip &&
+                                    seg.src_port == f.info.client_port &&
+                                    seg.seq == f.client_isn;
+    if (f.state == FlowState::Closed) {
+      if (!opening_syn || syn_retransmission) {
+        ++counters.segments_after_close;  // tombstone: do not resurrect the connection
+        return;
+      }
+      unlink(f);
+      ++counters.reused;
+      open_connection(f, seg);
+    } else if (opening_syn && !syn_retransmission) {
+      // A new handshake on a live 4-tuple: the old connection ended without us seeing it.
+      unlink(f);
+      close_connection(f, ts);
+      ++counters.flows_closed;
+      ++counters.reused;
+      open_connection(f, seg);
+    }
+    handle(f, seg, ts);
+  }
+
+  void flush(Timestamp ts) {
+    if (ts > now) now = ts;
+    std::vector<Flow*> open;
+    open.reserve(counters.flows_active);
+    for (auto& [key, flow] : table) {
+      if (flow->state != FlowState::Closed) open.push_back(flow.get());
+    }
+    std::sort(open.begin(), open.end(),
+              [](const Flow* a, const Flow* b) { return a->info.id < b->info.id; });
+    for (Flow* f : open) {
+      close_connection(*f, ts);
+      ++counters.flows_flushed;
+    }
+    for (auto& l : lists) l.clear();
+    table.clear();
+  }
+
+  const TrackerCounters& sync_counters() {
+    counters.gaps = rcounters.gaps;
+    counters.gap_bytes = rcounters.gap_bytes;
+    counters.retransmitted_bytes = rcounters.retransmitted_bytes;
+    counters.overlaps = rcounters.overlaps;
+    counters.overlap_conflicts = rcounters.overlap_conflicts;
+    counters.out_of_order_segments = rcounters.out_of_order_segments;
+    counters.buffer_cap_drops = rcounters.buffer_cap_drops;
+    counters.buffered_bytes = rcounters.buffered_bytes;
+    return counters;
+  }
+
+  TrackerConfig config;
+  StreamConsumerFactory& factory;
+  std::bitset<65536> server_ports;
+  // Declared before the table: flows hold references to these until they are destroyed.
+  ReassemblyLimits limits;
+  ReassemblyCounters rcounters;
+  TrackerCounters counters;
+  Timestamp now;
+  std::uint64_t next_id = 1;
+  std::array<FlowList, kStates> lists;
+  std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> table;
+};
+
+TcpTracker::TcpTracker(TrackerConfig config, StreamConsumerFactory& factory)
+    : impl_(std::make_unique<Impl>(std::move(config), factory)) {}
+
+TcpTracker::~TcpTracker() = default;
+
+void TcpTracker::process(const decode::TcpSegment& segment, Timestamp ts) {
+  impl_->process(segment, ts);
+}
+
+void TcpTracker::flush(Timestamp ts) { impl_->flush(ts); }
+
+const TrackerCounters& TcpTracker::counters() const { return impl_->sync_counters(); }
+
+std::size_t TcpTracker::flow_entry_bytes() {
+  // The flow itself plus an unordered_map node (next pointer, key, value, cached hash) and
+  // its share of the bucket array at load factor 1.
+  return sizeof(Flow) + sizeof(void*) + sizeof(FlowKey) + sizeof(std::unique_ptr<Flow>) +
+         sizeof(std::size_t) + sizeof(void*);
+}
+
+}  // namespace rcptwatch::flow

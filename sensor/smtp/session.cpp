@@ -1,0 +1,787 @@
+// SMTP session state machine: frames both directions, correlates replies with pipelined
+// commands, skips DATA/BDAT content, follows STARTTLS and gaps, and reports recipients and
+// transactions. The protocol rules it follows are listed in session.h.
+#include "smtp/session.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "smtp/line_framer.h"
+
+namespace rcptwatch::smtp {
+namespace {
+
+constexpr std::uint32_t kNoIndex = 0xffffffffu;
+
+enum class PendingKind : std::uint8_t {
+  Greeting,
+  Helo,
+  Ehlo,
+  Mail,
+  Rcpt,
+  Data,
+  DataEnd,
+  Bdat,
+  Rset,
+  Quit,
+  Starttls,
+  Auth,
+  Other,
+};
+
+// A command waiting for its reply. Slots are reused so that `address` keeps its capacity.
+struct Pending {
+  PendingKind kind = PendingKind::Other;
+  Timestamp ts;
+  std::uint32_t transaction = 0;  // Rcpt: owning transaction
+  std::uint32_t recipient_index = kNoIndex;  // Rcpt: slot in the transaction, if kept
+  std::uint64_t data_seq = 0;     // Data: which DATA command this is
+  std::string address;            // Rcpt: forward-path
+  std::size_t domain_offset = 0;
+  std::size_t domain_length = 0;
+};
+
+// FIFO ring of Pending with reusable slots; the session enforces the cap.
+class PendingQueue {
+ public:
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  Pending& front() { return slots_[head_]; }
+  void pop_front() {
+    head_ = (head_ + 1) % slots_.size();
+    --size_;
+  }
+  Pending& push_back() {
+    if (size_ == slots_.size()) grow();
+    Pending& slot = slots_[(head_ + size_) % slots_.size()];
+    ++size_;
+    return slot;
+  }
+
+ private:
+  void grow() {
+    std::rotate(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(head_),
+                slots_.end());
+    head_ = 0;
+    slots_.resize(std::max<std::size_t>(8, slots_.size() * 2));
+  }
+
+  std::vector<Pending> slots_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+struct StoredRecipient {
+  std::string address;
+  std::size_t domain_offset = 0;
+  std::size_t domain_length = 0;
+  std::optional<int> reply;
+};
+
+struct Transaction {
+  std::uint32_t number = 0;
+  Timestamp ts;
+  std::string helo;
+  std::string mail_from;
+  std::vector<StoredRecipient> recipients;
+  std::uint32_t unresolved = 0;  // recipients still waiting for their reply
+  bool closed = false;
+  bool tls = false;
+};
+
+enum class ClientMode : std::uint8_t { Command, DataBody, BdatBody };
+
+// Where the DATA body scan stands relative to the end marker "." LF at a line start.
+enum class BodyState : std::uint8_t { LineStart, InLine, Dot, DotCr };
+
+std::string_view as_chars(Bytes data) {
+  return {reinterpret_cast<const char*>(data.data()), data.size()};
+}
+
+bool is_2xx(int code) { return code >= 200 && code < 300; }
+
+}  // namespace
+
+struct SmtpSession::Impl {
+  Impl(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in)
+      : limits(limits_in),
+        observer(observer_in),
+        counters(counters_in),
+        client_framer(limits_in.max_line_bytes),
+        server_framer(limits_in.max_line_bytes) {
+    ++counters.sessions;
+    push_pending(PendingKind::Greeting, Timestamp{});
+  }
+
+  SmtpLimits limits;
+  SmtpObserver& observer;
+  SmtpCounters& counters;
+  LineFramer client_framer;
+  LineFramer server_framer;
+  PendingQueue pending;
+  std::deque<Transaction> transactions;  // back() is the open one unless closed
+  std::uint32_t transaction_count = 0;
+  std::string helo;
+  ServerCapabilities caps;
+  ServerCapabilities reply_caps;  // collected from the reply being assembled
+  std::vector<TransactionEvent::Recipient> event_recipients;  // reused for each event
+
+  // Server reply assembly.
+  bool in_multiline = false;
+  int multiline_code = 0;
+  std::size_t multiline_lines = 0;
+  std::uint64_t replies_to_skip = 0;  // replies owed to commands evicted by the cap
+
+  // Client side.
+  ClientMode mode = ClientMode::Command;
+  BodyState body_state = BodyState::LineStart;
+  std::uint64_t body_bytes = 0;
+  std::uint64_t data_seq = 0;
+  bool body_after_gap = false;
+  std::uint64_t bdat_remaining = 0;
+  bool client_resync = false;
+  bool auth_active = false;
+  bool starttls_pending = false;
+
+  bool tls = false;
+  bool closed = false;
+  bool server_seen = false;
+  bool server_absent = false;
+
+  // ---- transactions and recipients ----
+
+  Transaction* find_transaction(std::uint32_t number) {
+    for (auto& t : transactions) {
+      if (t.number == number) return &t;
+    }
+    return nullptr;
+  }
+
+  bool transaction_open() const { return !transactions.empty() && !transactions.back().closed; }
+
+  void emit_transaction(const Transaction& t) {
+    event_recipients.clear();
+    for (const auto& r : t.recipients) {
+      event_recipients.push_back(TransactionEvent::Recipient{
+          r.address, std::string_view(r.address).substr(r.domain_offset, r.domain_length),
+          r.reply});
+    }
+    TransactionEvent event;
+    event.ts = t.ts;
+    event.helo = t.helo;
+    event.mail_from = t.mail_from;
+    event.transaction = t.number;
+    event.recipients = event_recipients;
+    event.tls = t.tls;
+    observer.on_transaction(event);
+  }
+
+  void flush_transactions() {
+    while (!transactions.empty() && transactions.front().closed &&
+           transactions.front().unresolved == 0) {
+      emit_transaction(transactions.front());
+      transactions.pop_front();
+    }
+  }
+
+  void close_transaction(bool by_tls) {
+    if (transaction_open()) {
+      transactions.back().closed = true;
+      transactions.back().tls = by_tls;
+    }
+    flush_transactions();
+  }
+
+  void open_transaction(Timestamp ts, std::string_view mail_from) {
+    close_transaction(false);
+    Transaction t;
+    t.number = ++transaction_count;
+    t.ts = ts;
+    t.helo = helo;
+    t.mail_from = mail_from;
+    transactions.push_back(std::move(t));
+    ++counters.transactions;
+  }
+
+  void emit_recipient(const Transaction& t, std::string_view address, std::string_view domain,
+                      Timestamp ts, std::optional<int> reply) {
+    RecipientEvent event;
+    event.ts = ts;
+    event.helo = t.helo;
+    event.mail_from = t.mail_from;
+    event.rcpt_to = address;
+    event.domain = domain;
+    event.reply = reply;
+    event.transaction = t.number;
+    observer.on_recipient(event);
+  }
+
+  void resolve_recipient(const Pending& p, std::optional<int> reply) {
+    Transaction* t = find_transaction(p.transaction);
+    if (t == nullptr) return;  // cannot happen: a transaction outlives its pending recipients
+    emit_recipient(*t, p.address,
+                   std::string_view(p.address).substr(p.domain_offset, p.domain_length), p.ts,
+                   reply);
+    if (p.recipient_index != kNoIndex) t->recipients[p.recipient_index].reply = reply;
+    --t->unresolved;
+    flush_transactions();
+  }
+
+  // ---- reply correlation ----
+
+  void resolve_front(std::optional<int> reply) {
+    Pending& p = pending.front();
+    if (p.kind == PendingKind::Rcpt) resolve_recipient(p, reply);
+    pending.pop_front();
+  }
+
+  void resolve_all_pending() {
+    while (!pending.empty()) resolve_front(std::nullopt);
+    auth_active = false;
+  }
+
+  void declare_server_absent() {
+    if (server_absent) return;
+    server_absent = true;
+    ++counters.one_sided_sessions;
+    resolve_all_pending();
+    replies_to_skip = 0;
+  }
+
+  // Queues a command expecting a reply; nullptr when the server is (now) known to be absent.
+  Pending* push_pending(PendingKind kind, Timestamp ts) {
+    if (server_absent) return nullptr;
+    const std::size_t cap = std::max<std::uint32_t>(1, limits.max_pending_commands);
+    if (pending.size() >= cap) {
+      if (!server_seen) {
+        declare_server_absent();
+        return nullptr;
+      }
+      ++counters.pending_overflow;
+      resolve_front(std::nullopt);
+      ++replies_to_skip;
+    }
+    Pending& p = pending.push_back();
+    p.kind = kind;
+    p.ts = ts;
+    p.transaction = 0;
+    p.recipient_index = kNoIndex;
+    p.data_seq = 0;
+    p.address.clear();
+    p.domain_offset = 0;
+    p.domain_length = 0;
+    return &p;
+  }
+
+  void enter_tls(Timestamp ts) {
+    tls = true;
+    ++counters.tls_sessions;
+    resolve_all_pending();
+    close_transaction(true);
+    observer.on_tls(ts);
+  }
+
+  void end_body_after_gap_by_reply() {
+    mode = ClientMode::Command;
+    body_after_gap = false;
+    close_transaction(false);
+    client_framer.discard_partial();
+    client_resync = true;
+  }
+
+  void finalize_reply(int code, Timestamp ts) {
+    ++counters.replies;
+    if (replies_to_skip > 0) {
+      --replies_to_skip;
+      return;
+    }
+    while (true) {
+      if (pending.empty()) {
+        if (mode == ClientMode::DataBody && body_after_gap && code != 354 && code != 334) {
+          end_body_after_gap_by_reply();  // the answer to the end of a body we lost track of
+        } else {
+          ++counters.unmatched_replies;
+        }
+        return;
+      }
+      Pending& head = pending.front();
+      if ((code == 354 && head.kind != PendingKind::Data) ||
+          (code == 334 && head.kind != PendingKind::Auth)) {
+        ++counters.unmatched_replies;
+        return;
+      }
+      switch (head.kind) {
+        case PendingKind::Greeting:
+          pending.pop_front();
+          if (code == 220 || code == 421 || code == 554) return;
+          continue;  // greeting not captured: this reply belongs to the next command
+        case PendingKind::Auth:
+          if (code == 334) {
+            auth_active = true;
+            return;
+          }
+          auth_active = false;
+          pending.pop_front();
+          return;
+        case PendingKind::Data: {
+          const std::uint64_t seq = head.data_seq;
+          pending.pop_front();
+          if (code != 354 && mode == ClientMode::DataBody && seq == data_seq) {
+            if (body_bytes == 0 && !body_after_gap) mode = ClientMode::Command;
+            else ++counters.data_rejected_after_body;
+          }
+          return;
+        }
+        case PendingKind::Starttls:
+          pending.pop_front();
+          if (is_2xx(code)) enter_tls(ts);
+          else starttls_pending = false;
+          return;
+        case PendingKind::Ehlo:
+          pending.pop_front();
+          if (is_2xx(code)) caps = reply_caps;
+          return;
+        case PendingKind::Rcpt:
+          resolve_front(code);
+          return;
+        default:
+          pending.pop_front();
+          return;
+      }
+    }
+  }
+
+  void handle_server_line(std::string_view text, bool truncated, Timestamp ts) {
+    if (truncated) ++counters.truncated_lines;
+    const ReplyLine reply = parse_reply_line(text);
+    if (!reply.ok()) {
+      ++counters.malformed_replies;
+      return;
+    }
+    if (in_multiline && reply.code != multiline_code) {
+      ++counters.malformed_replies;  // a continuation changed its code: start over
+      in_multiline = false;
+    }
+    if (!in_multiline) {
+      reply_caps = ServerCapabilities{};
+      multiline_lines = 0;
+      multiline_code = reply.code;
+    }
+    if (multiline_lines > 0) record_ehlo_keyword(reply.text, reply_caps);  // line 0 is a name
+    ++multiline_lines;
+    if (!reply.is_last) {
+      in_multiline = true;
+      return;
+    }
+    in_multiline = false;
+    finalize_reply(reply.code, ts);
+  }
+
+  // ---- client commands ----
+
+  void one_sided_checkpoint() {
+    if (!server_seen) declare_server_absent();
+  }
+
+  void handle_rcpt(const Command& cmd, bool truncated, Timestamp ts) {
+    const PathArgument path = parse_rcpt_to(cmd.argument);
+    if (!path.ok() || path.null_path || truncated) {
+      ++counters.malformed_addresses;
+      push_pending(PendingKind::Other, ts);
+      return;
+    }
+    if (!transaction_open()) {
+      ++counters.rcpt_without_mail;
+      open_transaction(ts, "");
+    }
+    ++counters.recipients;
+    const std::size_t domain_offset =
+        path.domain.empty() ? 0 : static_cast<std::size_t>(path.domain.data() - path.address.data());
+    const std::uint32_t number = transactions.back().number;
+    std::uint32_t index = kNoIndex;
+    {
+      Transaction& t = transactions.back();
+      if (t.recipients.size() < limits.max_recipients_per_transaction) {
+        t.recipients.push_back(
+            StoredRecipient{std::string(path.address), domain_offset, path.domain.size(), {}});
+        index = static_cast<std::uint32_t>(t.recipients.size() - 1);
+      } else {
+        ++counters.recipients_over_limit;
+      }
+    }
+    Pending* p = push_pending(PendingKind::Rcpt, ts);
+    Transaction* t = find_transaction(number);
+    if (p == nullptr) {
+      emit_recipient(*t, path.address, path.domain, ts, std::nullopt);
+      return;
+    }
+    p->transaction = number;
+    p->recipient_index = index;
+    p->address.assign(path.address);
+    p->domain_offset = domain_offset;
+    p->domain_length = path.domain.size();
+    ++t->unresolved;
+  }
+
+  void start_data(Timestamp ts) {
+    ++data_seq;
+    if (Pending* p = push_pending(PendingKind::Data, ts)) p->data_seq = data_seq;
+    mode = ClientMode::DataBody;
+    body_state = BodyState::LineStart;
+    body_bytes = 0;
+    body_after_gap = false;
+  }
+
+  void end_data(Timestamp ts) {
+    mode = ClientMode::Command;
+    body_after_gap = false;
+    push_pending(PendingKind::DataEnd, ts);
+    close_transaction(false);
+    one_sided_checkpoint();
+  }
+
+  void end_bdat_chunk() {
+    mode = ClientMode::Command;
+    one_sided_checkpoint();
+  }
+
+  void handle_bdat(const Command& cmd, Timestamp ts) {
+    const BdatCmd bdat = parse_bdat(cmd.argument);
+    if (!bdat.ok()) {
+      // The chunk length is unknown, so whatever follows may be content: resynchronise.
+      ++counters.malformed_commands;
+      push_pending(PendingKind::Other, ts);
+      client_resync = true;
+      return;
+    }
+    ++counters.bdat_chunks;
+    push_pending(PendingKind::Bdat, ts);
+    if (bdat.is_last) close_transaction(false);
+    bdat_remaining = bdat.chunk_size;
+    if (bdat_remaining > 0) mode = ClientMode::BdatBody;
+    else end_bdat_chunk();
+  }
+
+  void handle_command(const Command& cmd, bool truncated, Timestamp ts) {
+    ++counters.commands;
+    switch (cmd.verb) {
+      case Verb::Helo:
+      case Verb::Ehlo:
+      case Verb::Lhlo:
+        helo.assign(cmd.argument);
+        close_transaction(false);  // RFC 5321 4.1.4: HELO/EHLO reset the transaction
+        push_pending(cmd.verb == Verb::Helo ? PendingKind::Helo : PendingKind::Ehlo, ts);
+        return;
+      case Verb::Mail: {
+        const PathArgument path = parse_mail_from(cmd.argument);
+        const bool good = path.ok() && !truncated;
+        if (!good) ++counters.malformed_addresses;
+        open_transaction(ts, good ? path.address : std::string_view{});
+        push_pending(PendingKind::Mail, ts);
+        return;
+      }
+      case Verb::Rcpt:
+        handle_rcpt(cmd, truncated, ts);
+        return;
+      case Verb::Data:
+        start_data(ts);
+        return;
+      case Verb::Bdat:
+        handle_bdat(cmd, ts);
+        return;
+      case Verb::Rset:
+        close_transaction(false);
+        push_pending(PendingKind::Rset, ts);
+        return;
+      case Verb::Quit:
+        close_transaction(false);
+        push_pending(PendingKind::Quit, ts);
+        one_sided_checkpoint();
+        return;
+      case Verb::Starttls:
+        push_pending(PendingKind::Starttls, ts);
+        starttls_pending = true;
+        return;
+      case Verb::Auth: {
+        push_pending(PendingKind::Auth, ts);
+        // "AUTH PLAIN <initial-response>" is complete in one line; every other form expects
+        // continuation lines. A 334 reply turns continuation mode on in any case.
+        const Command mech = parse_command(cmd.argument);
+        const bool one_line =
+            !mech.argument.empty() && equals_ignore_case(mech.verb_text, "PLAIN");
+        auth_active = !one_line;
+        return;
+      }
+      case Verb::Noop:
+      case Verb::Vrfy:
+      case Verb::Expn:
+      case Verb::Help:
+        push_pending(PendingKind::Other, ts);
+        return;
+      case Verb::Unknown:
+        ++counters.unknown_commands;
+        push_pending(PendingKind::Other, ts);  // servers answer unknown commands with 500
+        return;
+    }
+  }
+
+  // After a gap: would this line be accepted as the first real command?
+  static bool plausible_command(const Command& cmd) {
+    switch (cmd.verb) {
+      case Verb::Mail: return parse_mail_from(cmd.argument).ok();
+      case Verb::Rcpt: {
+        const PathArgument p = parse_rcpt_to(cmd.argument);
+        return p.ok() && !p.null_path;
+      }
+      case Verb::Bdat: return parse_bdat(cmd.argument).ok();
+      case Verb::Data:
+      case Verb::Rset:
+      case Verb::Quit:
+      case Verb::Noop:
+      case Verb::Starttls: return cmd.argument.empty();
+      case Verb::Helo:
+      case Verb::Ehlo:
+      case Verb::Lhlo:
+      case Verb::Auth: return !cmd.argument.empty();
+      case Verb::Vrfy:
+      case Verb::Expn:
+      case Verb::Help: return true;
+      case Verb::Unknown: return false;
+    }
+    return false;
+  }
+
+  // Inside a DATA body after a gap only lines that start or end an envelope count.
+  static bool plausible_in_body(const Command& cmd) {
+    switch (cmd.verb) {
+      case Verb::Mail: return parse_mail_from(cmd.argument).ok();
+      case Verb::Rset:
+      case Verb::Quit: return cmd.argument.empty();
+      case Verb::Helo:
+      case Verb::Ehlo:
+      case Verb::Lhlo: return !cmd.argument.empty();
+      default: return false;
+    }
+  }
+
+  void handle_client_line(std::string_view text, bool truncated, Timestamp ts) {
+    if (truncated) ++counters.truncated_lines;
+    if (auth_active) {
+      if (looks_like_auth_continuation(text)) {
+        ++counters.auth_lines;
+        return;
+      }
+      auth_active = false;
+    }
+    const Command cmd = parse_command(text);
+    if (client_resync) {
+      if (!plausible_command(cmd)) {
+        ++counters.resync_skipped_lines;
+        return;
+      }
+      client_resync = false;
+      ++counters.resyncs;
+    }
+    handle_command(cmd, truncated, ts);
+  }
+
+  // memchr to each LF, then a few bytes of state at the line start: the body costs one
+  // memchr per line, and the marker is found whatever the chunking.
+  std::size_t scan_body(std::string_view in, Timestamp ts) {
+    std::size_t i = 0;
+    while (i < in.size()) {
+      switch (body_state) {
+        case BodyState::InLine: {
+          const void* lf = std::memchr(in.data() + i, '\n', in.size() - i);
+          if (lf == nullptr) {
+            i = in.size();
+            break;
+          }
+          i = static_cast<std::size_t>(static_cast<const char*>(lf) - in.data()) + 1;
+          body_state = BodyState::LineStart;
+          break;
+        }
+        case BodyState::LineStart: {
+          const char c = in[i++];
+          body_state = c == '.' ? BodyState::Dot
+                       : c == '\n' ? BodyState::LineStart
+                                   : BodyState::InLine;
+          break;
+        }
+        case BodyState::Dot:
+        case BodyState::DotCr: {
+          const char c = in[i++];
+          if (c == '\n') {
+            body_bytes += i;
+            counters.data_bytes_skipped += i;
+            end_data(ts);
+            return i;
+          }
+          body_state = (c == '\r' && body_state == BodyState::Dot) ? BodyState::DotCr
+                                                                   : BodyState::InLine;
+          break;
+        }
+      }
+    }
+    body_bytes += i;
+    counters.data_bytes_skipped += i;
+    return i;
+  }
+
+  std::size_t scan_body_after_gap(std::string_view in, Timestamp ts) {
+    const LineFramer::Step step = client_framer.next(in);
+    body_bytes += step.consumed;
+    counters.data_bytes_skipped += step.consumed;
+    if (!step.line) return step.consumed;
+    const std::string_view text = step.line->text;
+    if (text == ".") {
+      end_data(ts);
+      return step.consumed;
+    }
+    const Command cmd = parse_command(text);
+    if (plausible_in_body(cmd)) {
+      ++counters.resyncs;
+      end_data(ts);  // the body did end before this command, and the server answered it
+      handle_command(cmd, step.line->truncated, ts);
+    }
+    return step.consumed;
+  }
+
+  void on_client_data(Bytes data, Timestamp ts) {
+    const std::string_view in = as_chars(data);
+    std::size_t pos = 0;
+    while (pos < in.size() && !tls && !closed) {
+      switch (mode) {
+        case ClientMode::DataBody:
+          pos += body_after_gap ? scan_body_after_gap(in.substr(pos), ts)
+                                : scan_body(in.substr(pos), ts);
+          break;
+        case ClientMode::BdatBody: {
+          const std::uint64_t take = std::min<std::uint64_t>(bdat_remaining, in.size() - pos);
+          pos += static_cast<std::size_t>(take);
+          bdat_remaining -= take;
+          counters.data_bytes_skipped += take;
+          if (bdat_remaining == 0) end_bdat_chunk();
+          break;
+        }
+        case ClientMode::Command: {
+          if (starttls_pending && client_framer.at_line_start() &&
+              looks_like_tls_start(static_cast<std::uint8_t>(in[pos]))) {
+            enter_tls(ts);
+            return;
+          }
+          const LineFramer::Step step = client_framer.next(in.substr(pos));
+          pos += step.consumed;
+          if (step.line) handle_client_line(step.line->text, step.line->truncated, ts);
+          break;
+        }
+      }
+    }
+  }
+
+  void on_server_data(Bytes data, Timestamp ts) {
+    if (server_absent) {
+      counters.server_bytes_ignored += data.size();
+      return;
+    }
+    if (!data.empty()) server_seen = true;
+    const std::string_view in = as_chars(data);
+    std::size_t pos = 0;
+    while (pos < in.size() && !tls && !closed) {
+      if (starttls_pending && server_framer.at_line_start() &&
+          looks_like_tls_start(static_cast<std::uint8_t>(in[pos]))) {
+        enter_tls(ts);  // a TLS record where the reply to STARTTLS should be: it was accepted
+        return;
+      }
+      const LineFramer::Step step = server_framer.next(in.substr(pos));
+      pos += step.consumed;
+      if (step.line) handle_server_line(step.line->text, step.line->truncated, ts);
+    }
+  }
+
+  void on_client_gap(std::uint64_t length) {
+    switch (mode) {
+      case ClientMode::Command:
+        client_framer.discard_partial();
+        client_resync = true;
+        break;
+      case ClientMode::DataBody:
+        client_framer.discard_partial();
+        body_after_gap = true;
+        body_state = BodyState::InLine;
+        break;
+      case ClientMode::BdatBody:
+        if (length < bdat_remaining) {
+          bdat_remaining -= length;  // the gap lies inside the chunk: exact count survives
+        } else {
+          const std::uint64_t excess = length - bdat_remaining;
+          bdat_remaining = 0;
+          end_bdat_chunk();
+          if (excess > 0) {
+            client_framer.discard_partial();
+            client_resync = true;
+          }
+        }
+        break;
+    }
+  }
+
+  void on_server_gap() {
+    server_seen = true;
+    if (server_absent) return;
+    server_framer.discard_partial();
+    in_multiline = false;
+    resolve_all_pending();
+    replies_to_skip = 0;
+  }
+
+  void on_close() {
+    resolve_all_pending();
+    close_transaction(false);
+    closed = true;
+  }
+};
+
+SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters)
+    : impl_(std::make_unique<Impl>(limits, observer, counters)) {}
+
+SmtpSession::~SmtpSession() = default;
+
+void SmtpSession::on_client_data(Bytes data, Timestamp ts) {
+  if (impl_->closed || impl_->tls) return;
+  impl_->on_client_data(data, ts);
+}
+
+void SmtpSession::on_server_data(Bytes data, Timestamp ts) {
+  if (impl_->closed || impl_->tls) return;
+  impl_->on_server_data(data, ts);
+}
+
+void SmtpSession::on_client_gap(std::uint64_t length, Timestamp /*ts*/) {
+  ++impl_->counters.gaps;
+  if (impl_->closed || impl_->tls) return;
+  impl_->on_client_gap(length);
+}
+
+void SmtpSession::on_server_gap(std::uint64_t /*length*/, Timestamp /*ts*/) {
+  ++impl_->counters.gaps;
+  if (impl_->closed || impl_->tls) return;
+  impl_->on_server_gap();
+}
+
+void SmtpSession::on_close(Timestamp /*ts*/) {
+  if (impl_->closed) return;
+  if (impl_->tls) {
+    impl_->closed = true;
+    return;
+  }
+  impl_->on_close();
+}
+
+const ServerCapabilities& SmtpSession::capabilities() const { return impl_->caps; }
+
+bool SmtpSession::tls() const { return impl_->tls; }
+
+}  // namespace rcptwatch::smtp

@@ -1,0 +1,272 @@
+// Matcher: positive cases per technique, negative cases, normalisation and precedence.
+#include "detect/matcher.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace rcptwatch::detect {
+namespace {
+
+const char* kRules = R"(
+protect mil          id=1 severity=critical msg="Lookalike of US military .mil"
+protect nato.int     id=4 msg="NATO"
+protect se.ibm.com   id=10
+protect boeing.com   id=11
+protect army.mil     id=2
+protect ibm.com      id=12
+protect microsoft.com id=13
+protect mail.mil     id=14
+protect lockheedmartin.com id=15
+protect state.gov    id=16 techniques=omission,tld-omission
+allow   ibn.com
+allow   *.partner.ml
+watch   evil.example id=20 severity=low msg="known bad"
+watch   *.bad.example id=21
+)";
+
+Matcher make_matcher(const char* text = kRules) {
+  auto rules = parse_rules(text, "test.rules");
+  if (!rules) {
+    for (const auto& e : rules.error()) ADD_FAILURE() << e.to_string();
+    std::abort();
+  }
+  return Matcher(*rules);
+}
+
+struct Positive {
+  const char* domain;
+  const char* protected_domain;
+  const char* technique;
+  std::uint32_t distance;
+  std::uint32_t rule_id;
+};
+
+class MatcherPositive : public ::testing::TestWithParam<Positive> {};
+
+TEST_P(MatcherPositive, Matches) {
+  static const Matcher m = make_matcher();
+  const Positive& c = GetParam();
+  const auto r = m.match(c.domain);
+  ASSERT_TRUE(r.has_value()) << c.domain;
+  EXPECT_EQ(r->protected_domain, c.protected_domain) << c.domain;
+  EXPECT_EQ(r->technique, c.technique) << c.domain;
+  EXPECT_EQ(r->distance, c.distance) << c.domain;
+  ASSERT_NE(r->rule, nullptr);
+  EXPECT_EQ(r->rule->id, c.rule_id) << c.domain;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Techniques, MatcherPositive,
+    ::testing::Values(
+        // protected TLD "mil": any real TLD one edit away
+        Positive{"army.ml", "mil", "tld-omission", 1, 1},
+        Positive{"army.il", "mil", "tld-omission", 1, 1},
+        Positive{"unrelated.ml", "mil", "tld-omission", 1, 1},
+        Positive{"www.navy.ml", "mil", "tld-omission", 1, 1},
+        Positive{"army.mil.evil.com", "mil", "appended-tld", 1, 1},
+        Positive{"army.mil.com", "army.mil", "appended-tld", 1, 2},
+        Positive{"www.army.mil.co.uk", "army.mil", "appended-tld", 1, 2},
+        Positive{"navy.mil.ml", "mil", "tld-omission", 1, 1},
+        // protected domains
+        Positive{"nat0.int", "nato.int", "homoglyph", 1, 4},
+        Positive{"nato.itn", "nato.int", "tld-transposition", 1, 4},
+        Positive{"nato.in", "nato.int", "tld-omission", 1, 4},
+        Positive{"natto.int", "nato.int", "repetition", 1, 4},
+        Positive{"nto.int", "nato.int", "omission", 1, 4},
+        Positive{"anto.int", "nato.int", "transposition", 1, 4},
+        Positive{"natxo.int", "nato.int", "insertion", 1, 4},
+        Positive{"nati.int", "nato.int", "keyboard", 1, 4},
+        Positive{"nate.int", "nato.int", "vowel-swap", 1, 4},
+        Positive{"ncto.int", "nato.int", "bitsquatting", 1, 4},
+        Positive{"nazo.int", "nato.int", "replacement", 1, 4},
+        Positive{"mail.nat0.int", "nato.int", "homoglyph", 1, 4},
+        Positive{"na.to.int", "nato.int", "subdomain", 1, 4},
+        Positive{"nato.int.ru", "nato.int", "appended-tld", 1, 4},
+        Positive{"natoint.com", "nato.int", "missing-dot", 1, 4},
+        Positive{"seibm.com", "se.ibm.com", "missing-dot", 1, 10},
+        Positive{"boeinq.com", "boeing.com", "replacement", 1, 11},
+        Positive{"boe-ing.com", "boeing.com", "hyphenation", 1, 11},
+        Positive{"b-oe-ing.com", "boeing.com", "hyphenation", 2, 11},
+        Positive{"armymil.com", "army.mil", "missing-dot", 1, 2},
+        Positive{"ibrn.com", "ibm.com", "homoglyph", 2, 12},
+        Positive{"rnicrosoft.com", "microsoft.com", "homoglyph", 2, 13},
+        Positive{"microsoft.corn", "microsoft.com", "homoglyph", 2, 13},
+        Positive{"lockheedmartln.com", "lockheedmartin.com", "homoglyph", 1, 15},
+        Positive{"lokheedmartn.com", "lockheedmartin.com", "omission", 2, 15},
+        Positive{"lockheed-martin.com", "lockheedmartin.com", "hyphenation", 1, 15},
+        Positive{"lockheedmartim.com", "lockheedmartin.com", "keyboard", 1, 15},
+        Positive{"locheedmartn.com", "lockheedmartin.com", "omission", 2, 15},
+        Positive{"locktheedmartin.com", "lockheedmartin.com", "insertion", 1, 15},
+        // Cyrillic "а" (U+0430) in nato, as it appears on the wire and as UTF-8 (SMTPUTF8)
+        Positive{"xn--nto-6cd.int", "nato.int", "homoglyph-unicode", 1, 4},
+        Positive{"n\xD0\xB0to.int", "nato.int", "homoglyph-unicode", 1, 4},
+        Positive{"xn--mcrosoft-thh.com", "microsoft.com", "homoglyph-unicode", 1, 13},
+        // technique filter: state.gov reports only omissions
+        Positive{"stte.gov", "state.gov", "omission", 1, 16},
+        Positive{"state.go", "state.gov", "tld-omission", 1, 16},
+        // malformed punycode close to a protected name
+        Positive{"xn--a.nat0.int", "nato.int", "malformed-idn", 1, 4},
+        Positive{"xn--zz.ml", "mil", "malformed-idn", 1, 1},
+        // watch list
+        Positive{"evil.example", "evil.example", "watch-list", 0, 20},
+        Positive{"a.bad.example", "*.bad.example", "watch-list", 0, 21},
+        // normalisation
+        Positive{"NAT0.INT.", "nato.int", "homoglyph", 1, 4},
+        Positive{"Army.ML", "mil", "tld-omission", 1, 1}));
+
+class MatcherNegative : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MatcherNegative, NoMatch) {
+  static const Matcher m = make_matcher();
+  const auto r = m.match(GetParam());
+  EXPECT_FALSE(r.has_value()) << GetParam() << " -> " << r->protected_domain << " " << r->technique;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Negatives, MatcherNegative,
+    ::testing::Values(
+        // at or under a protected domain
+        "army.mil", "sub.army.mil", "anything.mil", "ARMY.MIL.", "nato.int", "www.nato.int",
+        "se.ibm.com", "x.se.ibm.com", "ibm.com", "mail.mil", "arrny.mil",
+        // allowed
+        "ibn.com", "a.partner.ml", "deep.a.partner.ml",
+        // unrelated
+        "gmail.com", "example.com", "google.com", "mail.com", "army.com", "nato.com",
+        "boeing.net", "microsoft.net", "state.com",
+        // state.gov reports omissions only: statue.gov is an insertion
+        "statue.gov",
+        // a public suffix alone, the protected TLD as a registrable name, a watched suffix alone
+        "ml", "mil.com", "mil.ru", "www.mil.ru", "bad.example", "example",
+        // syntactically invalid input
+        "", ".", "a..b", "-nato.int", "nat o.int", "nato.int\xff"));
+
+TEST(Matcher, ProtectedTldOnlyMatchesRealSuffixes) {
+  const Matcher m = make_matcher("protect mil id=1\n");
+  for (const char* d : {"army.mi", "army.mill", "army.mll", "army.nil", "army.milk", "army.co.il",
+                        "mod.gov.il", "army.com", "armymil.com", "army.mil.com", "mil.ml.com"}) {
+    EXPECT_FALSE(m.match(d)) << d;
+  }
+  for (const char* d : {"army.ml", "army.il", "x.y.ml", "army.mil.mail.ml"}) EXPECT_TRUE(m.match(d)) << d;
+}
+
+TEST(Matcher, DomainRuleTldTyposNeedNotExist) {
+  // A typo of one protected domain is precise enough to report even under a TLD nobody sells.
+  const Matcher m = make_matcher("protect army.mil id=2\n");
+  const std::pair<const char*, const char*> cases[] = {
+      {"army.mi", "tld-omission"}, {"army.mill", "tld-repetition"}, {"army.mll", "tld-homoglyph"},
+      {"army.nil", "tld-keyboard"}, {"army.mli", "tld-transposition"}, {"army.mal", "tld-vowel-swap"},
+      {"army.mxl", "tld-replacement"}, {"army.eil", "tld-bitsquatting"}, {"army.mixl", "tld-insertion"}};
+  for (const auto& [domain, technique] : cases) {
+    const auto r = m.match(domain);
+    ASSERT_TRUE(r) << domain;
+    EXPECT_EQ(r->technique, technique) << domain;
+  }
+}
+
+TEST(Matcher, AllowBeatsLookalikeButNotWatch) {
+  const Matcher m = make_matcher(R"(
+protect nato.int id=1
+allow nat0.int
+watch nat0.int id=2
+allow *.int
+)");
+  const auto r = m.match("nat0.int");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->technique, "watch-list");
+  EXPECT_FALSE(m.match("nto.int"));  // allowed by *.int
+  EXPECT_TRUE(m.match("nato.itn"));
+}
+
+TEST(Matcher, WildcardAllowDoesNotCoverItsSuffix) {
+  const Matcher m = make_matcher("protect nato.int id=1\nallow *.nat0.int\n");
+  EXPECT_FALSE(m.match("x.nat0.int"));
+  EXPECT_TRUE(m.match("nat0.int"));
+}
+
+TEST(Matcher, TiesGoToTheLowestRuleId) {
+  const Matcher m = make_matcher("protect nato.int id=9\nprotect natu.int id=3\n");
+  const auto r = m.match("natx.int");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule->id, 3u);
+  EXPECT_EQ(r->protected_domain, "natu.int");
+}
+
+TEST(Matcher, LowerDistanceWinsOverLowerId) {
+  const Matcher m = make_matcher("protect abcdefghij.com id=1\nprotect abcdefghxy.com id=2\n");
+  const auto r = m.match("abcdefghxz.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule->id, 2u);
+  EXPECT_EQ(r->distance, 1u);
+}
+
+TEST(Matcher, DistanceOptionWidensAndNarrows) {
+  const Matcher wide = make_matcher("protect nato.int id=1 distance=2\n");
+  EXPECT_TRUE(wide.match("ntoo.int"));
+  const auto r = wide.match("ntao.int");  // one transposition
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->technique, "transposition");
+  const Matcher narrow = make_matcher("protect nato.int id=1 distance=0\n");
+  EXPECT_FALSE(narrow.match("nto.int"));
+  EXPECT_TRUE(narrow.match("xn--nto-6cd.int"));  // homoglyphs are not edit-distance bound
+  const Matcher three = make_matcher("protect nato.int id=1 distance=3\n");
+  const auto r3 = three.match("nqxo.inr");
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->distance, 3u);
+  EXPECT_EQ(r3->technique, "multi-edit");
+  const Matcher dflt = make_matcher("protect nato.int id=1\n");
+  EXPECT_FALSE(dflt.match("ntoo.int"));
+}
+
+TEST(Matcher, MatchCarriesRuleAndForms) {
+  const Matcher m = make_matcher();
+  const auto r = m.match("xn--nto-6cd.int");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->domain, "xn--nto-6cd.int");
+  EXPECT_EQ(r->domain_unicode, "n\xD0\xB0to.int");
+  EXPECT_EQ(r->rule->msg, "NATO");
+  EXPECT_EQ(r->rule, m.rules().find(4));
+}
+
+TEST(Matcher, MovedMatcherStillWorks) {
+  Matcher a = make_matcher();
+  Matcher b = std::move(a);
+  EXPECT_TRUE(b.match("army.ml"));
+}
+
+TEST(Matcher, ManyRulesStillPickTheClosest) {
+  // Thousands of near-identical protected names: the index must return the right one, not
+  // just any candidate sharing a deletion variant.
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += "protect host" + std::to_string(i) + ".example.org id=" + std::to_string(i + 1) + "\n";
+  const Matcher m = make_matcher(text.c_str());
+  const auto r = m.match("host2999.example.orq");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->protected_domain, "host2999.example.org");
+  EXPECT_EQ(r->technique, "tld-replacement");
+  EXPECT_FALSE(m.match("host2999.example.org"));
+  EXPECT_FALSE(m.match("mail.host17.example.org"));
+}
+
+TEST(Matcher, ShippedDefaultRules) {
+  auto rules = load_rule_files({std::string(RCPTWATCH_SOURCE_DIR) + "/rules/default.rules"});
+  ASSERT_TRUE(rules) << rules.error().front().to_string();
+  const Matcher m(*rules);
+  const auto r = m.match("army.ml");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule->id, 1u);
+  EXPECT_EQ(r->rule->severity, Severity::Critical);
+  EXPECT_EQ(r->rule->msg, "Lookalike of US military .mil");
+  EXPECT_TRUE(m.match("nat0.int"));
+  EXPECT_TRUE(m.match("defence.gov"));
+  EXPECT_TRUE(m.match("mod.gov.uk.com"));
+  EXPECT_TRUE(m.match("armymil.com"));
+  for (const char* ok : {"army.mil", "nato.int", "defense.gov", "mod.gov.uk", "gmail.com", "example.com",
+                         "google.com", "yahoo.com", "outlook.com", "gov.uk", "europa.eu", "ec.europa.eu"}) {
+    EXPECT_FALSE(m.match(ok)) << ok;
+  }
+}
+
+}  // namespace
+}  // namespace rcptwatch::detect

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Golden replay of one capture: runs the real rcptwatch binary on pcaps/NAME.pcap with the
+# shipped rules and compares stdout with pcaps/expected/NAME.jsonl and the exit status with
+# pcaps/expected/NAME.exit (0 when that file is absent).
+# Usage: run_golden.sh BINARY SOURCE_DIR NAME
+set -u
+binary=$1 src=$2 name=$3
+pcap="$src/pcaps/$name.pcap"
+expected="$src/pcaps/expected/$name.jsonl"
+expected_exit=0
+[ -f "$src/pcaps/expected/$name.exit" ] && expected_exit=$(cat "$src/pcaps/expected/$name.exit")
+if [ ! -f "$expected" ]; then
+  echo "FAIL: $pcap has no expected output ($expected); run scripts/update-golden and review it"
+  exit 1
+fi
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+"$binary" -r "$pcap" --rules "$src/rules/default.rules" >"$out" 2>"$err"
+status=$?
+fail=0
+if [ "$status" != "$expected_exit" ]; then
+  echo "FAIL: exit status $status, expected $expected_exit; stderr:"; cat "$err"; fail=1
+fi
+if ! diff -u "$expected" "$out"; then
+  echo "FAIL: output differs from $expected"; fail=1
+fi
+[ "$fail" = 0 ] && echo "ok: $name ($(wc -l <"$out") alerts, exit $status)"
+exit $fail
