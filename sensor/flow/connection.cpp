@@ -10,7 +10,7 @@ std::string_view to_string(CaptureQuality q) {
     case CaptureQuality::Midstream:
       return "midstream";
     case CaptureQuality::OneSided:
-      return "one-sided";
+      return "one_sided";
   }
   return "unknown";
 }

@@ -122,7 +122,7 @@ class TrackerTest : public ::testing::Test {
 TEST(CaptureQualityNames, Table) {
   EXPECT_EQ(to_string(CaptureQuality::Complete), "complete");
   EXPECT_EQ(to_string(CaptureQuality::Midstream), "midstream");
-  EXPECT_EQ(to_string(CaptureQuality::OneSided), "one-sided");
+  EXPECT_EQ(to_string(CaptureQuality::OneSided), "one_sided");
   ConnectionInfo info;
   EXPECT_EQ(info.quality(), CaptureQuality::Midstream);
   info.server_data_seen = true;
