@@ -369,7 +369,7 @@ TEST(SmtpSession, DataBodyLinesAreNeverCommands) {
   const std::vector<Step> script{
       C("MAIL FROM:<a@b.example>\r\nRCPT TO:<real@army.ml>\r\nDATA\r\n"
         "RCPT TO:<x@army.ml>\r\nMAIL FROM:<y@z.example>\r\n.RCPT TO:<dot@army.ml>\r\n"
-        "..\r\n. \r\n.x\r\n.\r\n"
+        "..\r\n. \r\n.x\r\n.\r\r\nRCPT TO:<crcr@army.ml>\r\n.\r\n"
         "RCPT TO:<after@army.ml>\r\n"),
   };
   const Outcome out = run(script, one_byte_chunks());
