@@ -8,13 +8,16 @@ namespace {
 
 constexpr double kUsecPerMinute = 60.0 * 1'000'000.0;
 
+// Length-prefixed fields: addresses may contain any byte, so no separator is safe.
 std::string make_key(const Alert& a) {
   std::string k;
-  k.reserve(a.mail_from.size() + a.rcpt_to.size() + 12);
+  k.reserve(a.mail_from.size() + a.rcpt_to.size() + 32);
+  k += std::to_string(a.mail_from.size());
+  k += ':';
   k += a.mail_from;
-  k += '\0';
+  k += std::to_string(a.rcpt_to.size());
+  k += ':';
   k += a.rcpt_to;
-  k += '\0';
   k += std::to_string(a.signature_id);
   return k;
 }

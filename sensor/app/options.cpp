@@ -6,6 +6,7 @@
 #include <charconv>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace po = boost::program_options;
 
@@ -71,8 +72,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
       ("config,c", po::value<std::string>(),
        "read options from an INI file (key = value, same names as the long options);\n"
        "options on the command line win")
-      ("verbose,v", po::value<std::vector<std::string>>()->zero_tokens()->composing(),
-       "more log detail on stderr (-v info, -vv debug)");
+      ("verbose,v", "more log detail on stderr (-v info, -vv debug)");
 
   po::options_description input("Input");
   input.add_options()
@@ -110,9 +110,25 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
     result.help_text = help.str();
   }
 
+  // Boost counts a repeated flag as an error, so -v, -vv and --verbose are counted here and
+  // not passed on.
+  int verbosity = 0;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--verbose") {
+      ++verbosity;
+    } else if (a.size() >= 2 && a[0] == '-' && a[1] == 'v' &&
+               a.find_first_not_of('v', 1) == std::string_view::npos) {
+      verbosity += static_cast<int>(a.size() - 1);
+    } else {
+      args.emplace_back(a);
+    }
+  }
+
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    po::store(po::command_line_parser(args).options(all).run(), vm);
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
       std::ifstream file(path);
@@ -138,7 +154,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   }
 
   Options& o = result.options;
-  if (vm.count("verbose")) o.verbosity = static_cast<int>(vm["verbose"].as<std::vector<std::string>>().size());
+  o.verbosity = verbosity;
   if (vm.count("read")) o.read_file = vm["read"].as<std::string>();
   if (vm.count("interface")) o.interfaces = vm["interface"].as<std::vector<std::string>>();
   if (vm.count("rules")) o.rule_files = vm["rules"].as<std::vector<std::string>>();

@@ -1,6 +1,8 @@
 // libpcap-backed PacketSource for files, stdin and live interfaces.
 #include "capture/pcap_source.h"
 
+#include <poll.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -61,13 +63,25 @@ tl::expected<std::unique_ptr<PcapSource>, std::string> PcapSource::open_live(
     pcap_freecode(&program);
     if (set != 0) return tl::unexpected(interface + ": cannot set filter: " + pcap_geterr(raw));
   }
-  return std::unique_ptr<PcapSource>(new PcapSource(handle.release(), interface, true));
+  // Non-blocking reads plus our own poll(): the capture loop wakes at least every
+  // poll_timeout_ms to notice a stop request, whatever libpcap's buffering mode does.
+  if (pcap_setnonblock(raw, 1, errbuf) != 0) {
+    return tl::unexpected(interface + ": cannot set non-blocking mode: " + errbuf);
+  }
+  auto source = std::unique_ptr<PcapSource>(new PcapSource(handle.release(), interface, true));
+  source->poll_timeout_ms_ = options.poll_timeout_ms;
+  return source;
 }
 
 NextStatus PcapSource::next(Packet& out) {
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
-  const int rc = pcap_next_ex(handle_.get(), &header, &data);
+  int rc = pcap_next_ex(handle_.get(), &header, &data);
+  if (rc == 0 && live_) {
+    pollfd pfd{pcap_get_selectable_fd(handle_.get()), POLLIN, 0};
+    if (::poll(&pfd, 1, poll_timeout_ms_) <= 0) return NextStatus::Timeout;  // idle or EINTR
+    rc = pcap_next_ex(handle_.get(), &header, &data);
+  }
   switch (rc) {
     case 1:
       out.ts = Timestamp{static_cast<std::int64_t>(header->ts.tv_sec) * 1'000'000 +

@@ -45,6 +45,7 @@ class PcapSource final : public PacketSource {
   std::string name_;
   std::string error_;
   bool live_ = false;
+  int poll_timeout_ms_ = 200;
   SourceStats stats_;
 };
 

@@ -86,14 +86,20 @@ DecodeStatus decode_tcp(Bytes tcp, const IpAddress& src, const IpAddress& dst,
   return DecodeStatus::Tcp;
 }
 
+// How a Fragment header met during the extension walk is treated.
+enum class FragmentPolicy : std::uint8_t {
+  Reassemble,  // the normal case
+  Truncated,   // the capture cut the packet: storing the piece would corrupt the datagram
+  Forbidden,   // inside a reassembled payload, where a second Fragment header is nonsense
+};
+
 // Walks IPv6 extension headers starting at `next_header` over `rest`, until TCP or something
-// that ends the walk. `allow_fragment` is false for a reassembled payload: a second Fragment
-// header there is nonsense.
+// that ends the walk.
 DecodeStatus walk_ipv6(std::uint8_t next_header, Bytes rest, const IpAddress& src,
-                       const IpAddress& dst, bool allow_fragment, DecodeContext& ctx);
+                       const IpAddress& dst, FragmentPolicy policy, DecodeContext& ctx);
 
 DecodeStatus decode_ipv6_fragment(Bytes rest, const IpAddress& src, const IpAddress& dst,
-                                  DecodeContext& ctx) {
+                                  bool truncated, DecodeContext& ctx) {
   if (rest.size() < 8) {
     return DecodeStatus::Malformed;
   }
@@ -105,15 +111,19 @@ DecodeStatus decode_ipv6_fragment(Bytes rest, const IpAddress& src, const IpAddr
   Bytes data = rest.subspan(8);
   if (offset == 0 && !more) {
     // RFC 6946 atomic fragment: a whole datagram that merely carries the header.
-    return walk_ipv6(next_header, data, src, dst, false, ctx);
+    return walk_ipv6(next_header, data, src, dst, FragmentPolicy::Forbidden, ctx);
   }
   ++ctx.counters.fragments;
+  if (truncated) {
+    ++ctx.counters.fragments_dropped;
+    return DecodeStatus::Malformed;
+  }
   const FragmentKey key{src, dst, be32(f + 4), 0};
   const FragmentResult r =
       ctx.fragments.add(key, FragmentPiece{offset, data, more, next_header}, ctx.ts, ctx.counters);
   switch (r.outcome) {
     case FragmentOutcome::Complete:
-      return walk_ipv6(r.first_next_header, r.payload, src, dst, false, ctx);
+      return walk_ipv6(r.first_next_header, r.payload, src, dst, FragmentPolicy::Forbidden, ctx);
     case FragmentOutcome::Malformed:
       return DecodeStatus::Malformed;
     case FragmentOutcome::Held:
@@ -124,7 +134,7 @@ DecodeStatus decode_ipv6_fragment(Bytes rest, const IpAddress& src, const IpAddr
 }
 
 DecodeStatus walk_ipv6(std::uint8_t next_header, Bytes rest, const IpAddress& src,
-                       const IpAddress& dst, bool allow_fragment, DecodeContext& ctx) {
+                       const IpAddress& dst, FragmentPolicy policy, DecodeContext& ctx) {
   for (int i = 0; i <= kMaxIpv6ExtensionHeaders; ++i) {
     std::size_t ext_len = 0;
     switch (next_header) {
@@ -134,10 +144,10 @@ DecodeStatus walk_ipv6(std::uint8_t next_header, Bytes rest, const IpAddress& sr
       case kIpv6NoNext:
         return DecodeStatus::NotTcp;
       case kIpv6Fragment:
-        if (!allow_fragment) {
+        if (policy == FragmentPolicy::Forbidden) {
           return DecodeStatus::Malformed;
         }
-        return decode_ipv6_fragment(rest, src, dst, ctx);
+        return decode_ipv6_fragment(rest, src, dst, policy == FragmentPolicy::Truncated, ctx);
       case kIpv6HopByHop:
       case kIpv6Routing:
       case kIpv6DestOpts:
@@ -178,14 +188,16 @@ DecodeStatus decode_ipv6(Bytes pkt, DecodeContext& ctx) {
     return DecodeStatus::Malformed;
   }
   Bytes rest = pkt.subspan(40);
+  FragmentPolicy policy = FragmentPolicy::Reassemble;
   if (payload_len < rest.size()) {
     rest = rest.first(payload_len);  // link-layer padding
   } else if (payload_len > rest.size()) {
     ++ctx.counters.truncated;
+    policy = FragmentPolicy::Truncated;
   }
   const IpAddress src = IpAddress::v6(p + 8);
   const IpAddress dst = IpAddress::v6(p + 24);
-  return walk_ipv6(p[6], rest, src, dst, true, ctx);
+  return walk_ipv6(p[6], rest, src, dst, policy, ctx);
 }
 
 DecodeStatus decode_ipv4(Bytes pkt, DecodeContext& ctx) {

@@ -1,22 +1,28 @@
 // Lookalike matcher. All the work that depends on the rule set happens once, in the
 // constructor, building indexes keyed by what an observed domain can be turned into; a lookup
-// then costs a handful of hash probes plus one verification per candidate, whatever the number
-// of protected domains:
+// then costs a fixed number of hash probes plus one verification per candidate, whatever the
+// number of protected domains:
 //   - a symmetric-deletion index (every string reachable by deleting up to d characters) for
-//     edit-distance typos, separately for whole protected domains and for protected TLDs;
-//   - exact maps for structural tricks (missing dot, appended TLD, extra dot, hyphens);
-//   - a map of UTS #39 confusable skeletons for homoglyphs.
+//     edit-distance typos, separately for whole protected domains and for protected TLDs. It
+//     stores 32-bit fingerprints of hashed deletion variants, not the strings, so 100,000
+//     protected domains fit in well under 256 MiB; a fingerprint collision only costs one more
+//     verification by edit distance;
+//   - hashed exact keys for structural tricks (missing dot, dot to hyphen, appended TLD, extra
+//     dot, hyphens, a suffix label left out) and for homoglyph skeletons.
 #include "detect/matcher.h"
 
 #include <libpsl.h>
+#include <unicode/uchar.h>
 #include <unicode/uspoof.h>
+#include <unicode/utf16.h>
 
 #include <algorithm>
-#include <map>
+#include <array>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "detect/domain_name.h"
 #include "detect/edit_distance.h"
@@ -31,58 +37,217 @@ struct SpoofClose {
   void operator()(USpoofChecker* p) const { uspoof_close(p); }
 };
 
-// One protect rule as the indexes see it.
-struct Target {
-  const ProtectRule* rule = nullptr;
-  std::string ascii;
-  std::u32string text;           // Unicode form, in code points
-  std::size_t suffix_start = 0;  // code point where the public suffix starts ("mil": 0)
-  std::size_t labels = 0;
+// ---------------------------------------------------------------------------------------------
+// Hashing
+
+constexpr std::size_t kMaxText = 256;  // domains are at most 253 characters
+constexpr std::uint64_t kPoly = 0x100000001b3ULL;
+
+std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+const std::array<std::uint64_t, kMaxText + 1>& powers() {
+  static const std::array<std::uint64_t, kMaxText + 1> table = [] {
+    std::array<std::uint64_t, kMaxText + 1> t{};
+    t[0] = 1;
+    for (std::size_t i = 1; i < t.size(); ++i) t[i] = t[i - 1] * kPoly;
+    return t;
+  }();
+  return table;
+}
+
+// Which exact-key family a hashed key belongs to (keeps families apart in one table).
+enum class KeyKind : std::uint8_t {
+  Ascii,         // the protected domain itself: appended-tld
+  Unicode,       // the protected domain in U-labels: subdomain
+  TldName,       // a protected TLD: appended-tld for TLD rules
+  OneDotRemoved,  // missing-dot, suffix kept
+  Dotless,        // missing-dot, with a new suffix
+  OneDotHyphen,   // dot-to-hyphen, suffix kept
+  DotsHyphens,    // dot-to-hyphen, with a new suffix
+  Dehyphenated,   // hyphenation
+  LabelOmitted,   // tld-label-omission
+  Skeleton,       // homoglyph
 };
+
+std::uint64_t key_hash(KeyKind kind, std::string_view key, std::size_t labels) {
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (labels << 48);
+  for (const char c : key) h = (h ^ static_cast<unsigned char>(c)) * kPoly;
+  return mix64(h ^ key.size());
+}
 
 using TargetList = std::vector<std::uint32_t>;
 
+// Buckets of (fingerprint, target) in one flat array (CSR): two allocations in total.
+class HashBuckets {
+ public:
+  void add(std::uint64_t hash, std::uint32_t target) { pending_.push_back({hash, target}); }
+
+  void finish() {
+    std::size_t nb = 16;
+    while (nb < pending_.size()) nb <<= 1;
+    mask_ = nb - 1;
+    std::sort(pending_.begin(), pending_.end(), [&](const Pending& a, const Pending& b) {
+      return std::make_tuple(a.hash & mask_, a.hash, a.target) < std::make_tuple(b.hash & mask_, b.hash, b.target);
+    });
+    pending_.erase(std::unique(pending_.begin(), pending_.end(),
+                               [](const Pending& a, const Pending& b) { return a.hash == b.hash && a.target == b.target; }),
+                   pending_.end());
+    starts_.assign(nb + 1, 0);
+    entries_.clear();
+    entries_.reserve(pending_.size());
+    for (const Pending& p : pending_) {
+      ++starts_[(p.hash & mask_) + 1];
+      entries_.push_back({static_cast<std::uint32_t>(p.hash >> 32), p.target});
+    }
+    for (std::size_t i = 1; i < starts_.size(); ++i) starts_[i] += starts_[i - 1];
+    std::vector<Pending>().swap(pending_);
+  }
+
+  template <typename F>
+  void find(std::uint64_t hash, F&& f) const {
+    if (starts_.empty()) return;
+    const std::size_t b = hash & mask_;
+    const auto fp = static_cast<std::uint32_t>(hash >> 32);
+    for (std::uint32_t i = starts_[b]; i < starts_[b + 1]; ++i) {
+      if (entries_[i].fp == fp) f(entries_[i].target);
+    }
+  }
+
+  std::size_t memory_bytes() const {
+    return starts_.capacity() * sizeof(std::uint32_t) + entries_.capacity() * sizeof(Entry);
+  }
+
+ private:
+  struct Pending {
+    std::uint64_t hash;
+    std::uint32_t target;
+  };
+  struct Entry {
+    std::uint32_t fp;
+    std::uint32_t target;
+  };
+  std::vector<Pending> pending_;
+  std::vector<std::uint32_t> starts_;
+  std::vector<Entry> entries_;
+  std::size_t mask_ = 0;
+};
+
+// Calls f(hash) for every string obtained by deleting up to `d` characters of `s` (duplicates
+// possible), in O(1) per variant from prefix hashes: no allocation.
+template <typename F>
+void for_each_deletion(std::u32string_view s, std::uint32_t d, F&& f) {
+  const std::size_t n = std::min(s.size(), kMaxText - 1);
+  const auto& pw = powers();
+  std::array<std::uint64_t, kMaxText + 1> pre{};
+  for (std::size_t i = 0; i < n; ++i) pre[i + 1] = pre[i] * kPoly + s[i] + 1;
+  auto seg = [&](std::size_t a, std::size_t b) { return pre[b] - pre[a] * pw[b - a]; };
+  auto emit = [&](std::uint64_t h, std::size_t len) { f(mix64(h ^ (static_cast<std::uint64_t>(len) << 58))); };
+  emit(pre[n], n);
+  // rec: `h` hashes the kept text before `from`, `kept` its length.
+  auto rec = [&](auto&& self, std::size_t from, std::uint32_t depth, std::uint64_t h, std::size_t kept) -> void {
+    for (std::size_t p = from; p < n; ++p) {
+      const std::uint64_t hp = h * pw[p - from] + seg(from, p);
+      const std::size_t kp = kept + (p - from);
+      emit(hp * pw[n - p - 1] + seg(p + 1, n), kp + (n - p - 1));
+      if (depth + 1 < d) self(self, p + 1, depth + 1, hp, kp);
+    }
+  };
+  if (d > 0) rec(rec, 0, 0, 0, 0);
+}
+
 class DeletionIndex {
  public:
-  void add(const std::u32string& text, std::uint32_t max_d, std::uint32_t target) {
-    for (const std::u32string& v : deletions(text, max_d)) map_[v].push_back(target);
+  void add(std::u32string_view text, std::uint32_t max_d, std::uint32_t target) {
+    for_each_deletion(text, max_d, [&](std::uint64_t h) { buckets_.add(h, target); });
     max_d_ = std::max(max_d_, max_d);
     min_len_ = std::min(min_len_, text.size());
     max_len_ = std::max(max_len_, text.size());
   }
+  void finish() { buckets_.finish(); }
 
   // Targets that share a deletion variant with `text`: a superset of those within max_d_.
-  void query(const std::u32string& text, TargetList& out) const {
-    if (map_.empty() || text.size() + max_d_ < min_len_ || text.size() > max_len_ + max_d_) return;
-    for (const std::u32string& v : deletions(text, max_d_)) {
-      if (auto it = map_.find(v); it != map_.end()) out.insert(out.end(), it->second.begin(), it->second.end());
-    }
+  void query(std::u32string_view text, TargetList& out) const {
+    if (max_len_ == 0 || text.size() + max_d_ < min_len_ || text.size() > max_len_ + max_d_) return;
+    for_each_deletion(text, max_d_, [&](std::uint64_t h) { buckets_.find(h, [&](std::uint32_t t) { out.push_back(t); }); });
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
   }
+  std::size_t memory_bytes() const { return buckets_.memory_bytes(); }
 
  private:
-  static std::unordered_set<std::u32string> deletions(const std::u32string& text, std::uint32_t d) {
-    std::unordered_set<std::u32string> all{text};
-    std::vector<std::u32string> frontier{text};
-    for (std::uint32_t level = 0; level < d; ++level) {
-      std::vector<std::u32string> next;
-      for (const std::u32string& s : frontier) {
-        for (std::size_t i = 0; i < s.size(); ++i) {
-          std::u32string v = s.substr(0, i) + s.substr(i + 1);
-          if (all.insert(v).second) next.push_back(std::move(v));
-        }
-      }
-      frontier = std::move(next);
-    }
-    return all;
-  }
-
-  std::unordered_map<std::u32string, TargetList> map_;
+  HashBuckets buckets_;
   std::uint32_t max_d_ = 0;
   std::size_t min_len_ = SIZE_MAX;
   std::size_t max_len_ = 0;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Homoglyph skeleton
+
+// The letter a Unicode name says a code point is a variant of: "LATIN SMALL LETTER D WITH
+// HOOK", "LATIN LETTER SMALL CAPITAL G", "LATIN SMALL LETTER DOTLESS I" -> d, g, i.
+char latin_base_letter(char32_t c) {
+  // Where the name does not say it but the glyph reads as a letter or digit.
+  static constexpr std::pair<char32_t, char> kExtra[] = {
+      {U'\u0259', 'a'}, {U'\u0251', 'a'}, {U'\u01BB', '2'}, {U'\u01BD', '5'}, {U'\u0185', 'b'},
+      {U'\u0138', 'k'}, {U'\u028D', 'm'}, {U'\u01BF', 'p'}, {U'\u00FE', 'p'}, {U'\u0269', 'i'}};
+  for (const auto& [cp, ch] : kExtra) {
+    if (cp == c) return ch;
+  }
+  char name[128];
+  UErrorCode st = U_ZERO_ERROR;
+  const int32_t len = u_charName(static_cast<UChar32>(c), U_UNICODE_CHAR_NAME, name, sizeof name, &st);
+  if (U_FAILURE(st) || len <= 0) return 0;
+  std::string_view n(name, static_cast<std::size_t>(len));
+  for (const std::string_view prefix : {"LATIN SMALL LETTER ", "LATIN CAPITAL LETTER ", "LATIN LETTER SMALL CAPITAL ",
+                                        "LATIN SMALL CAPITAL LETTER "}) {
+    if (!n.starts_with(prefix)) continue;
+    n.remove_prefix(prefix.size());
+    for (const std::string_view adj : {"DOTLESS ", "SCRIPT "}) {
+      if (n.starts_with(adj)) n.remove_prefix(adj.size());
+    }
+    if (!n.empty() && n[0] >= 'A' && n[0] <= 'Z' && (n.size() == 1 || n[1] == ' ')) {
+      return static_cast<char>(n[0] - 'A' + 'a');
+    }
+    return 0;
+  }
+  return 0;
+}
+
+bool is_combining(char32_t c) {
+  const auto cat = u_charType(static_cast<UChar32>(c));
+  return cat == U_NON_SPACING_MARK || cat == U_ENCLOSING_MARK || cat == U_COMBINING_SPACING_MARK;
+}
+
+// Appends the ASCII class of one ASCII character: characters dnstwist and our own models treat
+// as interchangeable share a class; i/l/1 vanish, since they also appear inside multi-character
+// glyphs ("lh" for h, "ik" for k, "cl" for d) and deleting them makes those collapse too.
+void fold_ascii_char(char c, std::string& out) {
+  if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  switch (c) {
+    case 'i': case 'l': case '1': return;
+    case '0': c = 'o'; break;
+    case 'b': case 'c': case 'd': case 'e': case 'k': c = 'b'; break;
+    case 'q': c = 'g'; break;
+    case 'n': case 'r': c = 'm'; break;
+    case '8': c = '3'; break;
+    case '9': c = '6'; break;
+    case 'w': out += "vv"; return;
+    default: break;
+  }
+  if (c == 'm' && !out.empty() && out.back() == 'm') return;  // rn, nn, rr read as m
+  out.push_back(c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Technique naming
 
 std::size_t technique_rank(std::string_view name) {
   const auto names = technique_names();
@@ -102,24 +267,44 @@ bool is_ascii_homoglyph(char32_t a, char32_t b) {
   return false;
 }
 
-bool is_keyboard_neighbour(char32_t a, char32_t b) {
-  static constexpr std::string_view kRows[] = {"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"};
-  if (a > 0x7f || b > 0x7f) return false;
-  const char ca = static_cast<char>(a);
-  const char cb = static_cast<char>(b);
+// Rows of the three layouts typists most often use; a neighbour is left/right on the same row,
+// or touching on the row above (shifted left by half a key) or below (shifted right).
+constexpr std::array<std::array<std::string_view, 4>, 3> kLayouts = {{
+    {"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"},   // QWERTY
+    {"1234567890", "qwertzuiop", "asdfghjkl", "yxcvbnm"},   // QWERTZ
+    {"1234567890", "azertyuiop", "qsdfghjklm", "wxcvbn"},   // AZERTY
+}};
+
+bool is_neighbour_in(const std::array<std::string_view, 4>& rows, char a, char b) {
   for (int r = 0; r < 4; ++r) {
-    const std::size_t i = kRows[r].find(ca);
+    const std::size_t i = rows[static_cast<std::size_t>(r)].find(a);
     if (i == std::string_view::npos) continue;
     auto in_row = [&](int row, std::size_t lo, std::size_t hi) {
       if (row < 0 || row > 3) return false;
-      const std::size_t j = kRows[row].find(cb);
-      return j != std::string_view::npos && j + 1 >= lo + 1 && j <= hi;
+      const std::size_t j = rows[static_cast<std::size_t>(row)].find(b);
+      return j != std::string_view::npos && j >= lo && j <= hi;
     };
-    // Same row either side; the row below is shifted right by half a key, the row above left.
-    return in_row(r, i == 0 ? 0 : i - 1, i + 1) || in_row(r + 1, i == 0 ? 0 : i - 1, i) ||
-           in_row(r - 1, i, i + 1);
+    return in_row(r, i == 0 ? 0 : i - 1, i + 1) || in_row(r + 1, i == 0 ? 0 : i - 1, i) || in_row(r - 1, i, i + 1);
   }
   return false;
+}
+
+bool is_keyboard_neighbour(char32_t a, char32_t b) {
+  if (a > 0x7f || b > 0x7f || a == b) return false;
+  for (const auto& rows : kLayouts) {
+    if (is_neighbour_in(rows, static_cast<char>(a), static_cast<char>(b))) return true;
+  }
+  return false;
+}
+
+std::string keyboard_neighbours(char c) {
+  std::string out;
+  for (char b = '0'; b <= 'z'; ++b) {
+    if (((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z')) && is_keyboard_neighbour(static_cast<unsigned char>(c), static_cast<unsigned char>(b))) {
+      out.push_back(b);
+    }
+  }
+  return out;
 }
 
 bool is_vowel(char32_t c) { return c == U'a' || c == U'e' || c == U'i' || c == U'o' || c == U'u'; }
@@ -134,13 +319,13 @@ bool is_bit_flip(char32_t a, char32_t b) {
   return x != 0 && (x & (x - 1)) == 0;
 }
 
-bool has_non_ascii(std::u32string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char32_t c) { return c > 0x7f; });
+bool has_non_ascii(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // Technique names for one edit, most specific first, without the "tld-" prefix.
-std::vector<std::string_view> op_names(const EditOp& op, std::u32string_view observed, bool in_suffix) {
-  std::vector<std::string_view> names;
+void op_names(const EditOp& op, std::u32string_view observed, bool in_suffix, std::vector<std::string_view>& names) {
+  names.clear();
   switch (op.kind) {
     case EditKind::Omission:
       names.push_back("omission");
@@ -165,13 +350,26 @@ std::vector<std::string_view> op_names(const EditOp& op, std::u32string_view obs
       names.push_back("replacement");
       break;
   }
-  return names;
+}
+
+// A technique name with static storage (technique_names()), so candidates never allocate.
+std::string_view static_name(std::string_view name) {
+  const auto names = technique_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? std::string_view{} : *it;
+}
+
+std::string_view tld_name(std::string_view base) {
+  char buf[64];
+  if (base.size() + 4 > sizeof buf) return {};
+  std::copy(base.begin(), base.end(), std::copy_n("tld-", 4, buf));
+  return static_name(std::string_view(buf, base.size() + 4));
 }
 
 struct Candidate {
   const ProtectRule* rule = nullptr;
-  std::string protected_domain;
-  std::string technique;
+  std::string_view protected_domain;  // points into a Target
+  std::string_view technique;         // points into technique_names()
   std::uint32_t distance = 0;
   std::size_t rank = 0;
 };
@@ -186,7 +384,7 @@ void offer(std::optional<Candidate>& best, const ProtectRule& rule, std::string_
     const auto key_old = std::make_tuple(best->distance, best->rule->id, best->rank);
     if (!(key_new < key_old)) return;
   }
-  best = Candidate{&rule, std::string(protected_domain), std::string(technique), distance, rank};
+  best = Candidate{&rule, protected_domain, static_name(technique), distance, rank};
 }
 
 std::string remove_char(std::string_view s, char c) {
@@ -198,53 +396,265 @@ std::string remove_char(std::string_view s, char c) {
   return out;
 }
 
+std::string replace_char(std::string_view s, char from, char to) {
+  std::string out(s);
+  std::replace(out.begin(), out.end(), from, to);
+  return out;
+}
+
+// RFC 3492 decoding without the IDNA2008 checks libidn2 applies: a label such as
+// "xn---nchen-3ya" ("-ünchen", a bit flip of münchen) is invalid IDNA but still shows the
+// reader a near copy of the protected name. Empty on bad punycode.
+std::u32string punycode_decode(std::string_view in) {
+  constexpr std::uint32_t base = 36, tmin = 1, tmax = 26, skew = 38, damp = 700;
+  std::u32string out;
+  const std::size_t delim = in.rfind('-');
+  std::size_t pos = 0;
+  if (delim != std::string_view::npos) {
+    for (std::size_t i = 0; i < delim; ++i) {
+      if (static_cast<unsigned char>(in[i]) >= 0x80) return {};
+      out.push_back(static_cast<char32_t>(in[i]));
+    }
+    pos = delim + 1;
+  }
+  std::uint64_t n = 128, i = 0, bias = 72;
+  while (pos < in.size()) {
+    const std::uint64_t old_i = i;
+    std::uint64_t w = 1;
+    for (std::uint64_t k = base;; k += base) {
+      if (pos >= in.size()) return {};
+      const char c = in[pos++];
+      std::uint64_t digit = 0;
+      if (c >= 'a' && c <= 'z') {
+        digit = static_cast<std::uint64_t>(c - 'a');
+      } else if (c >= '0' && c <= '9') {
+        digit = static_cast<std::uint64_t>(c - '0') + 26;
+      } else {
+        return {};
+      }
+      i += digit * w;
+      if (i > 0x10FFFF * 64ULL) return {};
+      const std::uint64_t t = k <= bias ? tmin : (k >= bias + tmax ? tmax : k - bias);
+      if (digit < t) break;
+      w *= base - t;
+    }
+    const std::uint64_t len = out.size() + 1;
+    std::uint64_t delta = old_i == 0 ? (i - old_i) / damp : (i - old_i) / 2;
+    delta += delta / len;
+    std::uint64_t k = 0;
+    while (delta > ((base - tmin) * tmax) / 2) {
+      delta /= base - tmin;
+      k += base;
+    }
+    bias = k + (base * delta) / (delta + skew);
+    n += i / len;
+    i %= len;
+    if (n > 0x10FFFF || out.size() > 63) return {};
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(i), static_cast<char32_t>(n));
+    ++i;
+  }
+  return out;
+}
+
+// The Unicode form with malformed xn-- labels decoded as far as punycode allows.
+std::string lenient_unicode(std::string_view unicode) {
+  std::string out;
+  for (const std::string_view label : split_labels(unicode)) {
+    if (!out.empty()) out.push_back('.');
+    if (label.starts_with("xn--")) {
+      const std::u32string u = punycode_decode(label.substr(4));
+      if (!u.empty()) {
+        out += utf32_to_utf8(u);
+        continue;
+      }
+    }
+    out.append(label);
+  }
+  return out;
+}
+
 }  // namespace
 
+std::string_view to_string(Explanation::Verdict v) {
+  switch (v) {
+    case Explanation::Verdict::Match: return "match";
+    case Explanation::Verdict::NoMatch: return "no match";
+    case Explanation::Verdict::Invalid: return "invalid";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Explanation::Reason r) {
+  switch (r) {
+    case Explanation::Reason::Lookalike: return "lookalike";
+    case Explanation::Reason::WatchList: return "watch-list";
+    case Explanation::Reason::Allowed: return "allowed";
+    case Explanation::Reason::AtOrUnderProtected: return "at-or-under-protected";
+    case Explanation::Reason::NoCandidate: return "no-candidate";
+    case Explanation::Reason::InvalidDomain: return "invalid-domain";
+  }
+  return "unknown";
+}
+
+std::span<const std::string_view> variant_techniques() {
+  static constexpr std::array<std::string_view, 16> kNames = {
+      "omission",     "insertion",   "repetition",   "replacement",  "transposition", "vowel-swap",
+      "hyphenation",  "bitsquatting", "homoglyph",   "subdomain",    "missing-dot",   "dot-to-hyphen",
+      "appended-tld", "tld-typo",    "tld-label-omission", "cyrillic"};
+  return kNames;
+}
+
+// One protect rule as the indexes see it.
+struct Target {
+  const ProtectRule* rule = nullptr;
+  std::string ascii;
+  std::u32string text;           // Unicode form, in code points
+  std::size_t suffix_start = 0;  // code point where the public suffix starts ("mil": 0)
+  std::size_t labels = 0;
+  std::string skeleton;
+};
+
+// Everything one decision found, for match() and explain().
+struct Evaluation {
+  NormalisedDomain d;
+  std::optional<DomainError> error;
+  const ProtectRule* watched = nullptr;
+  const AllowRule* allow = nullptr;
+  std::string_view owner;  // a protected domain it is at or under
+  std::optional<Candidate> best;
+  std::string registrable;
+  std::string suffix;
+};
+
+// A bounded verdict cache: direct-mapped slots in shards, each shard behind its own lock, so
+// threads rarely contend; a slot keeps the raw input so a hash collision is never a wrong answer.
+class VerdictCache {
+ public:
+  explicit VerdictCache(std::size_t entries) {
+    if (entries == 0) return;
+    std::size_t per = 1;
+    while (per * kShards < entries) per <<= 1;
+    per_shard_ = per;
+    for (Shard& s : shards_) s.slots.resize(per);
+  }
+  bool enabled() const { return per_shard_ != 0; }
+
+  bool get(std::uint64_t h, std::string_view input, std::optional<Match>& out) const {
+    const Shard& s = shards_[h % kShards];
+    std::lock_guard lock(s.mu);
+    const Slot& slot = s.slots[(h / kShards) & (per_shard_ - 1)];
+    if (!slot.used || slot.hash != h || slot.input != input) return false;
+    out = slot.result;
+    return true;
+  }
+  void put(std::uint64_t h, std::string_view input, const std::optional<Match>& result) const {
+    Shard& s = shards_[h % kShards];
+    std::lock_guard lock(s.mu);
+    Slot& slot = s.slots[(h / kShards) & (per_shard_ - 1)];
+    slot.used = true;
+    slot.hash = h;
+    slot.input.assign(input);
+    slot.result = result;
+  }
+
+ private:
+  static constexpr std::size_t kShards = 64;
+  struct Slot {
+    bool used = false;
+    std::uint64_t hash = 0;
+    std::string input;
+    std::optional<Match> result;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::vector<Slot> slots;
+  };
+  mutable std::array<Shard, kShards> shards_;
+  std::size_t per_shard_ = 0;
+};
+
 struct Matcher::Impl {
+  explicit Impl(std::size_t cache_entries) : cache(cache_entries) {}
+  VerdictCache cache;
   std::shared_ptr<const RuleSet> rules;
   std::unique_ptr<psl_ctx_t, PslFree> psl_owned;
   const psl_ctx_t* psl = nullptr;
   std::unique_ptr<USpoofChecker, SpoofClose> spoof;
 
-  std::unordered_set<std::string> protected_exact;
+  std::unordered_map<std::string, std::string_view> protected_exact;  // ascii -> its storage
   std::unordered_map<std::string, std::vector<const ProtectRule*>> watch_exact;
   std::unordered_map<std::string, std::vector<const ProtectRule*>> watch_below;
-  std::unordered_set<std::string> allow_exact;
-  std::unordered_set<std::string> allow_below;
+  std::unordered_map<std::string, const AllowRule*> allow_exact;
+  std::unordered_map<std::string, const AllowRule*> allow_below;
 
   std::vector<Target> targets;
   std::vector<std::size_t> domain_label_counts;  // distinct label counts of domain rules
-  std::map<std::size_t, DeletionIndex> domain_index;  // by label count
+  std::array<DeletionIndex, 128> domain_index;   // by label count (a domain has < 128 labels)
   DeletionIndex tld_index;
-  std::unordered_map<std::string, TargetList> by_ascii;         // appended-tld, subdomain
-  std::unordered_map<std::string, TargetList> tld_by_name;      // appended-tld for TLD rules
-  std::unordered_map<std::string, TargetList> one_dot_removed;  // missing-dot
-  std::unordered_map<std::string, TargetList> dotless;          // missing-dot + new suffix
-  std::unordered_map<std::string, TargetList> dehyphenated;     // hyphenation
-  std::unordered_map<std::string, TargetList> skeletons;        // homoglyphs
+  HashBuckets keys;  // KeyKind families
 
-  // UTS #39 skeleton, then folds ICU leaves apart but readers confuse in lower case:
-  // upper-case prototypes (0 -> O), "vv"/"w" and "cl"/"d".
-  std::string skeleton(std::string_view utf8) const {
-    std::string out(utf8.size() * 4 + 16, '\0');
+  // Appends the fold of one non-ASCII code point: its Latin base letter when its name says it
+  // has one, else ICU's UTS #39 prototype (Cyrillic а -> a), marks dropped.
+  void fold_code_point(char32_t c, std::string& out) const {
+    if (c < 0x80) {
+      fold_ascii_char(static_cast<char>(c), out);
+      return;
+    }
+    if (is_combining(c)) return;
+    if (const char b = latin_base_letter(c); b != 0) {
+      fold_ascii_char(b, out);
+      return;
+    }
+    UChar u[2];
+    int32_t n = 0;
+    UBool err = 0;
+    U16_APPEND(u, n, 2, static_cast<UChar32>(c), err);
+    (void)err;  // a code point always fits in two UTF-16 units
+    UChar sk[32];
     UErrorCode st = U_ZERO_ERROR;
-    const int32_t n = uspoof_getSkeletonUTF8(spoof.get(), 0, utf8.data(), static_cast<int32_t>(utf8.size()),
-                                             out.data(), static_cast<int32_t>(out.size()), &st);
-    if (U_FAILURE(st) || n < 0) return {};
-    out.resize(static_cast<std::size_t>(n));
-    std::string folded;
-    folded.reserve(out.size() + 8);
-    for (char c : out) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c == 'w') {
-        folded += "vv";
-      } else if (c == 'd') {
-        folded += "cl";
+    const int32_t k = uspoof_getSkeleton(spoof.get(), 0, u, n, sk, 32, &st);
+    if (U_FAILURE(st) || k <= 0) {
+      out += utf32_to_utf8(std::u32string_view(&c, 1));
+      return;
+    }
+    for (int32_t i = 0; i < k;) {
+      UChar32 s = 0;
+      U16_NEXT(sk, i, k, s);
+      const auto sc = static_cast<char32_t>(s);
+      if (sc < 0x80) {
+        fold_ascii_char(static_cast<char>(sc), out);
+      } else if (is_combining(sc)) {
+        continue;
+      } else if (const char b = latin_base_letter(sc); b != 0) {
+        fold_ascii_char(b, out);
       } else {
-        folded.push_back(c);
+        out += utf32_to_utf8(std::u32string_view(&sc, 1));
       }
     }
-    return folded;
+  }
+
+  // The homoglyph skeleton: equal for strings a reader would take for one another.
+  std::string skeleton(std::string_view utf8) const {
+    std::string out;
+    out.reserve(utf8.size() + 4);
+    if (!has_non_ascii(utf8)) {
+      for (const char c : utf8) {
+        if (c == '.') {
+          out.push_back('.');
+        } else {
+          fold_ascii_char(c, out);
+        }
+      }
+      return out;
+    }
+    for (const char32_t c : utf8_to_utf32(utf8)) {
+      if (c == U'.') {
+        out.push_back('.');
+      } else {
+        fold_code_point(c, out);
+      }
+    }
+    return out;
   }
 
   // Labels in the public suffix of a domain: the real list first, the last label otherwise.
@@ -252,6 +662,18 @@ struct Matcher::Impl {
     const char* reg = psl_registrable_domain(psl, ascii.c_str());
     if (reg == nullptr) return 1;
     return count_labels(reg) - 1;
+  }
+
+  bool is_public_suffix(const std::string& s) const {
+    return psl_is_public_suffix2(psl, s.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+  }
+
+  void add_key(KeyKind kind, std::string_view key, std::size_t labels, std::uint32_t target) {
+    keys.add(key_hash(kind, key, labels), target);
+  }
+  template <typename F>
+  void find_key(KeyKind kind, std::string_view key, std::size_t labels, F&& f) const {
+    keys.find(key_hash(kind, key, labels), f);
   }
 
   void add_target(const ProtectRule& rule) {
@@ -262,33 +684,55 @@ struct Matcher::Impl {
     t.ascii = norm->ascii;
     t.text = utf8_to_utf32(norm->unicode);
     t.labels = count_labels(t.ascii);
+    if (t.labels >= domain_index.size()) return;
     const std::size_t k = t.labels == 1 ? 1 : std::min(suffix_labels(t.ascii), t.labels - 1);
     const std::string_view suffix_u = trailing_labels(norm->unicode, k);
     t.suffix_start = t.text.size() - utf8_to_utf32(suffix_u).size();
     const auto idx = static_cast<std::uint32_t>(targets.size());
-    protected_exact.insert(t.ascii);
+    const std::string_view a = t.ascii;
     if (t.labels == 1) {
       tld_index.add(t.text, rule.max_distance, idx);
-      tld_by_name[t.ascii].push_back(idx);
+      add_key(KeyKind::TldName, a, 1, idx);
     } else {
       domain_index[t.labels].add(t.text, rule.max_distance, idx);
-      if (std::find(domain_label_counts.begin(), domain_label_counts.end(), t.labels) ==
-          domain_label_counts.end()) {
+      if (std::find(domain_label_counts.begin(), domain_label_counts.end(), t.labels) == domain_label_counts.end()) {
         domain_label_counts.push_back(t.labels);
       }
-      by_ascii[t.ascii].push_back(idx);
-      for (std::size_t i = 0; i < t.ascii.size(); ++i) {
-        if (t.ascii[i] == '.') one_dot_removed[t.ascii.substr(0, i) + t.ascii.substr(i + 1)].push_back(idx);
+      add_key(KeyKind::Ascii, a, t.labels, idx);
+      // Structural keys in U-labels: a dot removed from an IDN changes its whole punycode.
+      const std::string_view u = norm->unicode;
+      add_key(KeyKind::Unicode, u, t.labels, idx);
+      for (std::size_t i = 0; i < u.size(); ++i) {
+        if (u[i] != '.') continue;
+        std::string joined = std::string(u.substr(0, i)).append(u.substr(i + 1));
+        add_key(KeyKind::OneDotRemoved, joined, t.labels, idx);
+        joined.insert(i, 1, '-');
+        add_key(KeyKind::OneDotHyphen, joined, t.labels, idx);
       }
-      dotless[remove_char(t.ascii, '.')].push_back(idx);
-      dehyphenated[remove_char(t.ascii, '-')].push_back(idx);
-      skeletons[skeleton(norm->unicode)].push_back(idx);
+      add_key(KeyKind::Dotless, remove_char(u, '.'), 0, idx);
+      add_key(KeyKind::DotsHyphens, replace_char(u, '.', '-'), 0, idx);
+      add_key(KeyKind::Dehyphenated, remove_char(a, '-'), t.labels, idx);
+      // mod.uk for mod.gov.uk: a label of a multi-label suffix left out.
+      if (k >= 2) {
+        const std::vector<std::string_view> ls = split_labels(a);
+        for (std::size_t drop = ls.size() - k; drop + 1 < ls.size(); ++drop) {
+          std::string s;
+          for (std::size_t i = 0; i < ls.size(); ++i) {
+            if (i == drop) continue;
+            if (!s.empty()) s.push_back('.');
+            s.append(ls[i]);
+          }
+          add_key(KeyKind::LabelOmitted, s, t.labels - 1, idx);
+        }
+      }
+      t.skeleton = skeleton(norm->unicode);
+      add_key(KeyKind::Skeleton, t.skeleton, t.labels, idx);
     }
     targets.push_back(std::move(t));
   }
 
   void build() {
-    for (const AllowRule& a : rules->allows()) (a.wildcard ? allow_below : allow_exact).insert(a.domain);
+    for (const AllowRule& a : rules->allows()) (a.wildcard ? allow_below : allow_exact).emplace(a.domain, &a);
     for (const ProtectRule& r : rules->rules()) {
       if (r.kind == RuleKind::Watch) {
         (r.wildcard ? watch_below : watch_exact)[r.domain].push_back(&r);
@@ -296,29 +740,36 @@ struct Matcher::Impl {
         add_target(r);
       }
     }
+    for (const Target& t : targets) protected_exact.emplace(t.ascii, t.ascii);
     std::sort(domain_label_counts.begin(), domain_label_counts.end());
+    for (DeletionIndex& i : domain_index) i.finish();
+    tld_index.finish();
+    keys.finish();
   }
 
-  std::optional<Match> match(std::string_view input) const;
-  void match_edits(const NormalisedDomain& d, std::size_t labels, std::optional<Candidate>& best) const;
+  void evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const;
+  void match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels,
+                   std::size_t suffix_labels_obs, std::optional<Candidate>& best) const;
   void match_structure(const NormalisedDomain& d, std::size_t labels, std::string_view left,
                        std::optional<Candidate>& best) const;
   void match_tld(std::string_view suffix, std::string_view left, std::optional<Candidate>& best) const;
-  void offer_script(const Target& t, std::u32string_view observed, bool all_in_suffix,
+  void offer_script(const Target& t, std::u32string_view observed, bool all_in_suffix, bool same_skeleton,
                     std::optional<Candidate>& best) const;
+  Match to_match(const Evaluation& e, const Candidate& c) const;
 };
 
 void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, bool all_in_suffix,
-                                 std::optional<Candidate>& best) const {
+                                 bool same_skeleton, std::optional<Candidate>& best) const {
   const EditScript script = osa_script(t.text, observed);
   if (script.distance == 0 || script.distance > t.rule->max_distance) return;
   std::vector<std::string_view> common;
+  std::vector<std::string_view> names;
   bool first = true;
   bool suffix_state = false;
   bool mixed = false;
   for (const EditOp& op : script.ops) {
     const bool in_suffix = all_in_suffix || op.protected_pos >= t.suffix_start;
-    const std::vector<std::string_view> names = op_names(op, observed, in_suffix);
+    op_names(op, observed, in_suffix, names);
     if (first) {
       common = names;
       suffix_state = in_suffix;
@@ -329,12 +780,12 @@ void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, 
     std::erase_if(common, [&](std::string_view n) { return std::find(names.begin(), names.end(), n) == names.end(); });
   }
   if (mixed) {
-    offer(best, *t.rule, t.ascii, "multi-edit", script.distance);
+    offer(best, *t.rule, t.ascii, same_skeleton ? "homoglyph" : "multi-edit", script.distance);
     return;
   }
-  if (common.empty()) common.push_back("multi-edit");
+  if (common.empty()) common.push_back(same_skeleton ? "homoglyph" : "multi-edit");
   for (const std::string_view n : common) {
-    const std::string name = suffix_state ? "tld-" + std::string(n) : std::string(n);
+    const std::string_view name = suffix_state ? tld_name(n) : n;
     if (allowed(*t.rule, name)) {
       offer(best, *t.rule, t.ascii, name, script.distance);
       return;
@@ -342,29 +793,35 @@ void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, 
   }
 }
 
-void Matcher::Impl::match_edits(const NormalisedDomain& d, std::size_t labels,
-                                std::optional<Candidate>& best) const {
+void Matcher::Impl::match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels,
+                                std::size_t suffix_labels_obs, std::optional<Candidate>& best) const {
   TargetList candidates;
   for (const std::size_t n : domain_label_counts) {
     if (n > labels) break;
-    const std::string_view obs_utf8 = trailing_labels(d.unicode, n);
+    // x.qc.ca is somebody's domain under the real suffix qc.ca, not a typo of gc.ca.
+    if (n <= suffix_labels_obs && labels > n) continue;
+    const std::string_view obs_utf8 = trailing_labels(unicode, n);
     const std::u32string obs = utf8_to_utf32(obs_utf8);
+    const std::string skel = skeleton(obs_utf8);
+    const std::string_view obs_ascii = trailing_labels(ascii, n);
     candidates.clear();
-    domain_index.at(n).query(obs, candidates);
+    domain_index[n].query(obs, candidates);
     for (const std::uint32_t idx : candidates) {
       const Target& t = targets[idx];
+      if (t.labels != n) continue;
       const std::uint32_t dist = osa_distance(t.text, obs, t.rule->max_distance);
-      if (dist >= 1 && dist <= t.rule->max_distance) offer_script(t, obs, false, best);
+      if (dist >= 1 && dist <= t.rule->max_distance) offer_script(t, obs, false, t.skeleton == skel, best);
     }
     // Homoglyphs: same skeleton, whatever the edit distance ("rn" for "m" is two edits).
-    if (auto it = skeletons.find(skeleton(obs_utf8)); it != skeletons.end()) {
-      for (const std::uint32_t idx : it->second) {
-        const Target& t = targets[idx];
-        if (t.labels != n || t.ascii == trailing_labels(d.ascii, n)) continue;
-        offer(best, *t.rule, t.ascii, has_non_ascii(obs) ? "homoglyph-unicode" : "homoglyph",
-              osa_distance(t.text, obs, 253));
-      }
-    }
+    find_key(KeyKind::Skeleton, skel, n, [&](std::uint32_t idx) {
+      const Target& t = targets[idx];
+      if (t.labels != n || t.ascii == obs_ascii || t.skeleton != skel) return;
+      const bool non_ascii = has_non_ascii(obs_utf8);
+      const std::uint32_t dist = osa_distance(t.text, obs, 253);
+      // Within distance, the edit script already named it (keyboard beats homoglyph for n/m).
+      if (!non_ascii && dist <= t.rule->max_distance) return;
+      offer(best, *t.rule, t.ascii, non_ascii ? "homoglyph-unicode" : "homoglyph", dist);
+    });
   }
 }
 
@@ -372,60 +829,78 @@ void Matcher::Impl::match_structure(const NormalisedDomain& d, std::size_t label
                                     std::optional<Candidate>& best) const {
   const std::string_view ascii = d.ascii;
   const bool has_hyphen = ascii.find('-') != std::string_view::npos;
+  std::string scratch;
   for (const std::size_t n : domain_label_counts) {
     // hyphenation: boe-ing.com for boeing.com, any number of added hyphens.
     if (has_hyphen && n <= labels) {
       const std::string_view obs = trailing_labels(ascii, n);
-      if (auto it = dehyphenated.find(remove_char(obs, '-')); it != dehyphenated.end()) {
-        for (const std::uint32_t idx : it->second) {
-          const Target& t = targets[idx];
-          const auto added = std::count(obs.begin(), obs.end(), '-') - std::count(t.ascii.begin(), t.ascii.end(), '-');
-          if (t.labels == n && added > 0) offer(best, *t.rule, t.ascii, "hyphenation", static_cast<std::uint32_t>(added));
-        }
-      }
+      find_key(KeyKind::Dehyphenated, remove_char(obs, '-'), n, [&](std::uint32_t idx) {
+        const Target& t = targets[idx];
+        const auto added = std::count(obs.begin(), obs.end(), '-') - std::count(t.ascii.begin(), t.ascii.end(), '-');
+        if (t.labels == n && added > 0) offer(best, *t.rule, t.ascii, "hyphenation", static_cast<std::uint32_t>(added));
+      });
     }
-    // missing-dot: seibm.com for se.ibm.com.
+    // tld-label-omission: mod.uk for mod.gov.uk.
     if (n >= 2 && n - 1 <= labels) {
-      if (auto it = one_dot_removed.find(std::string(trailing_labels(ascii, n - 1))); it != one_dot_removed.end()) {
-        for (const std::uint32_t idx : it->second) {
-          if (targets[idx].labels == n) offer(best, *targets[idx].rule, targets[idx].ascii, "missing-dot", 1);
-        }
-      }
+      find_key(KeyKind::LabelOmitted, trailing_labels(ascii, n - 1), n - 1, [&](std::uint32_t idx) {
+        if (targets[idx].labels == n) offer(best, *targets[idx].rule, targets[idx].ascii, "tld-label-omission", 1);
+      });
     }
-    // subdomain: na.to.int for nato.int (a dot inserted).
+    // subdomain: na.to.int for nato.int (a dot inserted), compared in U-labels since a dot
+    // inside an IDN label splits its punycode too (bü.cher.de for bücher.de).
     if (n + 1 <= labels) {
-      const std::string_view obs = trailing_labels(ascii, n + 1);
+      const std::string_view obs = trailing_labels(d.unicode, n + 1);
       for (std::size_t i = 0; i < obs.size(); ++i) {
         if (obs[i] != '.') continue;
-        const std::string joined = std::string(obs.substr(0, i)).append(obs.substr(i + 1));
-        if (auto it = by_ascii.find(joined); it != by_ascii.end()) {
-          for (const std::uint32_t idx : it->second) offer(best, *targets[idx].rule, targets[idx].ascii, "subdomain", 1);
-        }
+        scratch.assign(obs.substr(0, i)).append(obs.substr(i + 1));
+        find_key(KeyKind::Unicode, scratch, n, [&](std::uint32_t idx) {
+          offer(best, *targets[idx].rule, targets[idx].ascii, "subdomain", 1);
+        });
       }
     }
   }
-  // appended-tld: the protected domain followed by more labels (army.mil.com, nato.int.ru,
-  // army.mil.evil.com). Every label boundary counts, not just the public suffix: "uk.com" is
-  // itself a public suffix, and mod.gov.uk.com must still be caught.
-  for (std::size_t i = 0; i < ascii.size(); ++i) {
-    if (ascii[i] != '.') continue;
-    const std::string_view prefix = ascii.substr(0, i);
+  // Every label boundary of the observed domain, and its end: the protected domain followed by
+  // more labels is appended-tld (army.mil.com, nato.int.ru, army.mil.evil.com; "uk.com" is
+  // itself a public suffix, so not just the public suffix counts); with a dot removed or
+  // turned into a hyphen it is missing-dot (seibm.com, canada.gcca.ca, se.ibmcom.com) or
+  // dot-to-hyphen (se-ibm.com, interieur.gouv-fr.com), whatever follows.
+  const std::string_view u = d.unicode;
+  const bool u_hyphen = u.find('-') != std::string_view::npos;
+  for (std::size_t i = 0; i <= u.size(); ++i) {
+    if (i < u.size() && u[i] != '.') continue;
+    const std::string_view prefix = u.substr(0, i);
     const std::size_t prefix_labels = count_labels(prefix);
     for (const std::size_t n : domain_label_counts) {
-      if (n > prefix_labels) break;
-      if (auto it = by_ascii.find(std::string(trailing_labels(prefix, n))); it != by_ascii.end()) {
-        for (const std::uint32_t idx : it->second) offer(best, *targets[idx].rule, targets[idx].ascii, "appended-tld", 1);
+      if (n - 1 > prefix_labels) break;
+      const std::string_view shorter = trailing_labels(prefix, n - 1);
+      find_key(KeyKind::OneDotRemoved, shorter, n, [&](std::uint32_t idx) {
+        offer(best, *targets[idx].rule, targets[idx].ascii, "missing-dot", 1);
+      });
+      if (u_hyphen) {
+        find_key(KeyKind::OneDotHyphen, shorter, n, [&](std::uint32_t idx) {
+          offer(best, *targets[idx].rule, targets[idx].ascii, "dot-to-hyphen", 1);
+        });
+      }
+      if (i < u.size() && n <= prefix_labels) {
+        find_key(KeyKind::Unicode, trailing_labels(prefix, n), n, [&](std::uint32_t idx) {
+          offer(best, *targets[idx].rule, targets[idx].ascii, "appended-tld", 1);
+        });
       }
     }
   }
-  // missing-dot with a new suffix: armymil.com for army.mil.
   if (!left.empty()) {
-    const std::string_view name = trailing_labels(left, 1);
-    if (auto it = dotless.find(std::string(name)); it != dotless.end()) {
-      for (const std::uint32_t idx : it->second) {
+    const std::string_view name = split_labels(u)[count_labels(left) - 1];
+    // missing-dot with a new suffix: armymil.com for army.mil.
+    find_key(KeyKind::Dotless, name, 0, [&](std::uint32_t idx) {
+      const Target& t = targets[idx];
+      offer(best, *t.rule, t.ascii, "missing-dot", static_cast<std::uint32_t>(t.labels - 1));
+    });
+    // dot-to-hyphen with a new suffix: army-mil.com, nato-int.com.
+    if (name.find('-') != std::string_view::npos) {
+      find_key(KeyKind::DotsHyphens, name, 0, [&](std::uint32_t idx) {
         const Target& t = targets[idx];
-        offer(best, *t.rule, t.ascii, "missing-dot", static_cast<std::uint32_t>(t.labels - 1));
-      }
+        offer(best, *t.rule, t.ascii, "dot-to-hyphen", static_cast<std::uint32_t>(t.labels - 1));
+      });
     }
   }
   // appended-tld for protected TLDs: the TLD as a label inside the subdomain part, after a
@@ -434,9 +909,9 @@ void Matcher::Impl::match_structure(const NormalisedDomain& d, std::size_t label
   if (count_labels(left) >= 3) {
     const std::vector<std::string_view> sub = split_labels(left);
     for (std::size_t i = 1; i + 1 < sub.size(); ++i) {
-      if (auto it = tld_by_name.find(std::string(sub[i])); it != tld_by_name.end()) {
-        for (const std::uint32_t idx : it->second) offer(best, *targets[idx].rule, targets[idx].ascii, "appended-tld", 1);
-      }
+      find_key(KeyKind::TldName, sub[i], 1, [&](std::uint32_t idx) {
+        offer(best, *targets[idx].rule, targets[idx].ascii, "appended-tld", 1);
+      });
     }
   }
 }
@@ -446,70 +921,87 @@ void Matcher::Impl::match_tld(std::string_view suffix, std::string_view left,
   // Every name under the observed suffix would match, so only suffixes that really exist.
   if (left.empty()) return;
   const std::string s(suffix);
-  if (psl_is_public_suffix2(psl, s.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 0) return;
+  if (!is_public_suffix(s)) return;
   const std::u32string obs = utf8_to_utf32(s);
   TargetList candidates;
   tld_index.query(obs, candidates);
   for (const std::uint32_t idx : candidates) {
     const Target& t = targets[idx];
+    if (t.labels != 1) continue;
     const std::uint32_t dist = osa_distance(t.text, obs, t.rule->max_distance);
-    if (dist >= 1 && dist <= t.rule->max_distance) offer_script(t, obs, true, best);
+    if (dist >= 1 && dist <= t.rule->max_distance) offer_script(t, obs, true, false, best);
   }
 }
 
-std::optional<Match> Matcher::Impl::match(std::string_view input) const {
+void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const {
   auto norm = normalise_domain(input);
-  if (!norm) return std::nullopt;
-  const NormalisedDomain& d = *norm;
+  if (!norm) {
+    e.error = norm.error();
+    return;
+  }
+  e.d = std::move(*norm);
+  const NormalisedDomain& d = e.d;
   const std::string_view ascii = d.ascii;
 
   // Deny list first: "watch" is an explicit decision to always alert.
-  const ProtectRule* watched = nullptr;
   auto consider_watch = [&](const std::vector<const ProtectRule*>& rs) {
     for (const ProtectRule* r : rs) {
-      if (watched == nullptr || r->id < watched->id) watched = r;
+      if (e.watched == nullptr || r->id < e.watched->id) e.watched = r;
     }
   };
-  if (auto it = watch_exact.find(d.ascii); it != watch_exact.end()) consider_watch(it->second);
-  for (std::size_t i = 0; i < ascii.size(); ++i) {
-    if (ascii[i] != '.') continue;
-    if (auto it = watch_below.find(std::string(ascii.substr(i + 1))); it != watch_below.end()) consider_watch(it->second);
+  if (!watch_exact.empty() || !watch_below.empty()) {
+    if (auto it = watch_exact.find(d.ascii); it != watch_exact.end()) consider_watch(it->second);
+    for (std::size_t i = 0; i < ascii.size() && !watch_below.empty(); ++i) {
+      if (ascii[i] != '.') continue;
+      if (auto it = watch_below.find(std::string(ascii.substr(i + 1))); it != watch_below.end()) consider_watch(it->second);
+    }
   }
-  if (watched != nullptr) {
-    return Match{watched, d.ascii, d.unicode, watched->wildcard ? "*." + watched->domain : watched->domain,
-                 "watch-list", 0};
-  }
+  if (e.watched != nullptr && !look_behind_allow) return;
 
   // Allowed, or owned by whoever owns a protected domain: never an alert.
-  if (allow_exact.contains(d.ascii) || protected_exact.contains(d.ascii)) return std::nullopt;
-  for (std::size_t i = 0; i < ascii.size(); ++i) {
+  if (auto it = allow_exact.find(d.ascii); it != allow_exact.end()) e.allow = it->second;
+  if (auto it = protected_exact.find(d.ascii); it != protected_exact.end()) e.owner = it->second;
+  std::string parent;
+  for (std::size_t i = 0; i < ascii.size() && e.allow == nullptr && e.owner.empty(); ++i) {
     if (ascii[i] != '.') continue;
-    const std::string parent(ascii.substr(i + 1));
-    if (allow_below.contains(parent) || protected_exact.contains(parent)) return std::nullopt;
+    parent.assign(ascii.substr(i + 1));
+    if (auto it = allow_below.find(parent); it != allow_below.end()) e.allow = it->second;
+    if (auto it = protected_exact.find(parent); it != protected_exact.end()) e.owner = it->second;
   }
+  if (!e.owner.empty()) return;
+  if (e.allow != nullptr && !look_behind_allow) return;
 
   const std::size_t labels = count_labels(ascii);
   const char* reg = psl_registrable_domain(psl, d.ascii.c_str());
   std::string_view suffix = ascii;
   std::string_view left;
+  std::size_t suffix_labels_obs = labels;
   if (reg != nullptr) {
     const std::string_view r(reg);
     suffix = r.substr(std::min(r.find('.') + 1, r.size()));
     left = ascii.substr(0, ascii.size() - suffix.size() - 1);
+    suffix_labels_obs = count_labels(suffix);
+    if (look_behind_allow) e.registrable = r;
   }
+  if (look_behind_allow) e.suffix = suffix;
 
-  std::optional<Candidate> best;
-  match_edits(d, labels, best);
-  match_structure(d, labels, left, best);
-  match_tld(suffix, left, best);
-  if (!best) return std::nullopt;
-  // A broken xn-- label close to a protected name is a deliberate trick, or a broken client.
-  if (d.malformed_idn) best->technique = "malformed-idn";
-  return Match{best->rule, d.ascii, d.unicode, std::move(best->protected_domain), std::move(best->technique),
-               best->distance};
+  if (d.malformed_idn) {
+    match_edits(lenient_unicode(d.unicode), ascii, labels, suffix_labels_obs, e.best);
+  } else {
+    match_edits(d.unicode, ascii, labels, suffix_labels_obs, e.best);
+  }
+  match_structure(d, labels, left, e.best);
+  match_tld(suffix, left, e.best);
 }
 
-Matcher::Matcher(std::shared_ptr<const RuleSet> rules) : impl_(std::make_unique<Impl>()) {
+Match Matcher::Impl::to_match(const Evaluation& e, const Candidate& c) const {
+  // A broken xn-- label close to a protected name is a deliberate trick, or a broken client.
+  const std::string_view technique = e.d.malformed_idn ? std::string_view("malformed-idn") : c.technique;
+  return Match{c.rule, e.d.ascii, e.d.unicode, std::string(c.protected_domain), std::string(technique), c.distance};
+}
+
+Matcher::Matcher(std::shared_ptr<const RuleSet> rules, std::size_t cache_entries)
+    : impl_(std::make_unique<Impl>(cache_entries)) {
   impl_->rules = std::move(rules);
   impl_->psl_owned.reset(psl_latest(nullptr));
   impl_->psl = impl_->psl_owned ? impl_->psl_owned.get() : psl_builtin();
@@ -525,8 +1017,298 @@ Matcher::~Matcher() = default;
 Matcher::Matcher(Matcher&&) noexcept = default;
 Matcher& Matcher::operator=(Matcher&&) noexcept = default;
 
-std::optional<Match> Matcher::match(std::string_view domain) const { return impl_->match(domain); }
+std::optional<Match> Matcher::match(std::string_view domain) const {
+  if (!impl_->cache.enabled()) return match_uncached(domain);
+  const std::uint64_t h = key_hash(KeyKind::Ascii, domain, 0);
+  std::optional<Match> result;
+  if (impl_->cache.get(h, domain, result)) return result;
+  result = match_uncached(domain);
+  impl_->cache.put(h, domain, result);
+  return result;
+}
+
+std::optional<Match> Matcher::match_uncached(std::string_view domain) const {
+  Evaluation e;
+  impl_->evaluate(domain, e, false);
+  if (e.error) return std::nullopt;
+  if (e.watched != nullptr) {
+    const ProtectRule* w = e.watched;
+    return Match{w, e.d.ascii, e.d.unicode, w->wildcard ? "*." + w->domain : w->domain, "watch-list", 0};
+  }
+  if (e.allow != nullptr || !e.owner.empty() || !e.best) return std::nullopt;
+  return impl_->to_match(e, *e.best);
+}
 
 const RuleSet& Matcher::rules() const { return *impl_->rules; }
+
+std::size_t Matcher::index_memory_bytes() const {
+  std::size_t total = impl_->tld_index.memory_bytes() + impl_->keys.memory_bytes();
+  for (const DeletionIndex& i : impl_->domain_index) total += i.memory_bytes();
+  for (const Target& t : impl_->targets) {
+    total += sizeof(Target) + t.ascii.capacity() + t.text.capacity() * sizeof(char32_t) + t.skeleton.capacity();
+  }
+  // unordered_map nodes: key string, value, next pointer and the bucket slot.
+  total += impl_->protected_exact.size() * (sizeof(std::string) + sizeof(std::string_view) + 2 * sizeof(void*) + 16);
+  return total;
+}
+
+Explanation Matcher::explain(std::string_view domain) const {
+  Explanation x;
+  x.input = std::string(domain);
+  Evaluation e;
+  impl_->evaluate(domain, e, true);
+  if (e.error) {
+    x.verdict = Explanation::Verdict::Invalid;
+    x.reason = Explanation::Reason::InvalidDomain;
+    x.error = std::string(to_string(*e.error));
+    return x;
+  }
+  x.ascii = e.d.ascii;
+  x.unicode = e.d.unicode;
+  x.malformed_idn = e.d.malformed_idn;
+  x.registrable_domain = e.registrable;
+  x.public_suffix = e.suffix;
+  if (e.watched != nullptr) {
+    x.verdict = Explanation::Verdict::Match;
+    x.reason = Explanation::Reason::WatchList;
+    x.match = match(domain);
+    return x;
+  }
+  if (!e.owner.empty()) {
+    x.verdict = Explanation::Verdict::NoMatch;
+    x.reason = Explanation::Reason::AtOrUnderProtected;
+    x.owner = std::string(e.owner);
+    return x;
+  }
+  if (e.allow != nullptr) {
+    x.verdict = Explanation::Verdict::NoMatch;
+    x.reason = Explanation::Reason::Allowed;
+    x.allow_rule = (e.allow->wildcard ? "*." : "") + e.allow->domain;
+    x.allow_source = e.allow->source;
+    if (e.best) x.suppressed = impl_->to_match(e, *e.best);
+    return x;
+  }
+  if (e.best) {
+    x.verdict = Explanation::Verdict::Match;
+    x.reason = Explanation::Reason::Lookalike;
+    x.match = impl_->to_match(e, *e.best);
+    return x;
+  }
+  x.verdict = Explanation::Verdict::NoMatch;
+  x.reason = Explanation::Reason::NoCandidate;
+  return x;
+}
+
+std::string Explanation::summary() const {
+  auto describe = [](const Match& m) {
+    std::string s = "technique " + m.technique + ", imitates " + m.protected_domain + " at distance " +
+                    std::to_string(m.distance);
+    if (m.rule != nullptr) {
+      s += ", rule id " + std::to_string(m.rule->id) + " (" + m.rule->source + ")";
+      if (!m.rule->msg.empty()) s += ": " + m.rule->msg;
+    }
+    return s;
+  };
+  switch (reason) {
+    case Reason::InvalidDomain: return "not a valid domain: " + error;
+    case Reason::WatchList: return match ? "on the watch list: " + describe(*match) : "on the watch list";
+    case Reason::Lookalike: return match ? "lookalike: " + describe(*match) : "lookalike";
+    case Reason::AtOrUnderProtected: return "at or under protected domain " + owner + ": its owner controls it";
+    case Reason::Allowed: {
+      std::string s = "allowed by 'allow " + allow_rule + "' (" + allow_source + ")";
+      if (suppressed) s += "; it would otherwise match: " + describe(*suppressed);
+      return s;
+    }
+    case Reason::NoCandidate: return "no protected domain within distance by any technique";
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variants
+
+std::vector<Variant> Matcher::variants(std::string_view protected_domain, std::string_view technique) const {
+  std::vector<Variant> out;
+  auto norm = normalise_domain(protected_domain);
+  if (!norm) return out;
+  const std::string& base_ascii = norm->ascii;
+  const std::u32string text = utf8_to_utf32(norm->unicode);
+  const std::size_t labels = count_labels(base_ascii);
+  auto wanted = [&](std::string_view t) { return technique.empty() || technique == t; };
+  std::set<std::pair<std::size_t, std::string>> seen;  // (technique order, domain)
+
+  const auto techniques = variant_techniques();
+  auto add = [&](std::string_view tech, const std::string& candidate_utf8) {
+    auto n = normalise_domain(candidate_utf8);
+    if (!n || n->malformed_idn) return;
+    const std::string& a = n->ascii;
+    if (a == base_ascii || (a.size() > base_ascii.size() && a.ends_with(base_ascii) &&
+                            a[a.size() - base_ascii.size() - 1] == '.')) {
+      return;  // at or under the protected domain: its owner's
+    }
+    if (count_labels(a) < 2 || impl_->is_public_suffix(a)) return;  // nobody can register it
+    const auto rank = static_cast<std::size_t>(std::find(techniques.begin(), techniques.end(), tech) - techniques.begin());
+    seen.emplace(rank, a);
+  };
+  auto emit = [&](std::string_view tech, const std::u32string& v) { add(tech, utf32_to_utf8(v)); };
+
+  if (labels == 1) {
+    // A protected TLD: a name under every real suffix one edit away, and the TLD appended.
+    if (wanted("tld-typo")) {
+      const std::u32string alphabet = U"abcdefghijklmnopqrstuvwxyz0123456789-";
+      std::set<std::u32string> edits;
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        edits.insert(text.substr(0, i) + text.substr(i + 1));
+        if (i + 1 < text.size()) {
+          std::u32string s = text;
+          std::swap(s[i], s[i + 1]);
+          edits.insert(s);
+        }
+        for (const char32_t c : alphabet) {
+          std::u32string s = text;
+          s[i] = c;
+          edits.insert(s);
+        }
+      }
+      for (std::size_t i = 0; i <= text.size(); ++i) {
+        for (const char32_t c : alphabet) edits.insert(text.substr(0, i) + c + text.substr(i));
+      }
+      for (const std::u32string& s : edits) {
+        const std::string suffix = utf32_to_utf8(s);
+        if (s != text && !s.empty() && impl_->is_public_suffix(suffix)) add("tld-typo", "example." + suffix);
+      }
+    }
+    if (wanted("appended-tld")) add("appended-tld", "example." + base_ascii + ".evil.com");
+  } else {
+    const std::size_t n = text.size();
+    auto is_dot = [&](std::size_t i) { return text[i] == U'.'; };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (is_dot(i)) continue;
+      const char32_t c = text[i];
+      const std::u32string pre = text.substr(0, i);
+      const std::u32string post = text.substr(i + 1);
+      if (wanted("omission")) emit("omission", pre + post);
+      if (wanted("repetition")) emit("repetition", pre + c + c + post);
+      if (c < 0x80) {
+        const std::string nb = keyboard_neighbours(static_cast<char>(c));
+        for (const char k : nb) {
+          const auto kc = static_cast<char32_t>(k);
+          if (wanted("replacement")) emit("replacement", pre + kc + post);
+          if (wanted("insertion")) {
+            emit("insertion", pre + kc + c + post);
+            emit("insertion", pre + c + kc + post);
+          }
+        }
+        if (wanted("bitsquatting")) {
+          for (unsigned bit = 0; bit < 7; ++bit) {
+            const char32_t f = c ^ (1u << bit);
+            if (is_hostname_char(f)) emit("bitsquatting", pre + f + post);
+          }
+        }
+        if (wanted("homoglyph")) {
+          static constexpr std::pair<char32_t, std::u32string_view> kGlyphs[] = {
+              {U'o', U"0"}, {U'0', U"o"}, {U'l', U"1"}, {U'l', U"i"}, {U'i', U"1"}, {U'i', U"l"}, {U'1', U"l"},
+              {U'm', U"rn"}, {U'w', U"vv"}, {U'd', U"cl"}};
+          for (const auto& [from, to] : kGlyphs) {
+            if (c == from) emit("homoglyph", pre + std::u32string(to) + post);
+          }
+        }
+      }
+      if (wanted("vowel-swap") && is_vowel(c)) {
+        for (const char32_t v : std::u32string_view(U"aeiou")) {
+          if (v != c) emit("vowel-swap", pre + v + post);
+        }
+      }
+      if (wanted("transposition") && i + 1 < n && !is_dot(i + 1) && text[i + 1] != c) {
+        emit("transposition", pre + text[i + 1] + c + text.substr(i + 2));
+      }
+      // Inside a label only, not next to a dot or hyphen.
+      const bool inner = i > 0 && !is_dot(i - 1) && text[i - 1] != U'-' && c != U'-';
+      if (inner && wanted("hyphenation")) emit("hyphenation", pre + U'-' + text.substr(i));
+      if (inner && wanted("subdomain")) emit("subdomain", pre + U'.' + text.substr(i));
+    }
+    // Cyrillic: every letter replaced by its Cyrillic twin, when all have one.
+    if (wanted("cyrillic")) {
+      static constexpr std::pair<char32_t, char32_t> kCyr[] = {
+          {U'a', U'\u0430'}, {U'c', U'\u0441'}, {U'e', U'\u0435'}, {U'i', U'\u0456'}, {U'j', U'\u0458'},
+          {U'o', U'\u043E'}, {U'p', U'\u0440'}, {U's', U'\u0455'}, {U'x', U'\u0445'}, {U'y', U'\u0443'}};
+      const std::size_t first_suffix_label = labels - impl_->suffix_labels(base_ascii);
+      std::u32string s = text;
+      std::size_t label = 0;
+      bool all = true;
+      for (char32_t& c : s) {
+        if (c == U'.') {
+          ++label;
+          continue;
+        }
+        if (label >= first_suffix_label) continue;
+        const auto it = std::find_if(std::begin(kCyr), std::end(kCyr), [&](const auto& p) { return p.first == c; });
+        if (it == std::end(kCyr)) {
+          all = false;
+          break;
+        }
+        c = it->second;
+      }
+      if (all) emit("cyrillic", s);
+    }
+    const std::vector<std::string_view> ls = split_labels(base_ascii);
+    for (std::size_t i = 0; i < base_ascii.size(); ++i) {
+      if (base_ascii[i] != '.') continue;
+      const std::string l = base_ascii.substr(0, i);
+      const std::string r = base_ascii.substr(i + 1);
+      if (wanted("missing-dot")) add("missing-dot", l + r);
+      if (wanted("dot-to-hyphen")) add("dot-to-hyphen", l + "-" + r);
+    }
+    if (wanted("missing-dot")) add("missing-dot", remove_char(base_ascii, '.') + ".com");
+    if (wanted("dot-to-hyphen")) add("dot-to-hyphen", replace_char(base_ascii, '.', '-') + ".com");
+    if (wanted("appended-tld")) {
+      for (const char* tld : {"com", "net", "org", "ru", "co.uk"}) add("appended-tld", base_ascii + "." + tld);
+    }
+    const std::size_t k = std::min(impl_->suffix_labels(base_ascii), labels - 1);
+    const std::string name(base_ascii.substr(0, base_ascii.size() - trailing_labels(base_ascii, k).size() - 1));
+    const std::string suffix(trailing_labels(base_ascii, k));
+    if (wanted("tld-label-omission") && k >= 2) {
+      for (std::size_t drop = ls.size() - k; drop + 1 < ls.size(); ++drop) {
+        std::string s;
+        for (std::size_t i = 0; i < ls.size(); ++i) {
+          if (i == drop) continue;
+          if (!s.empty()) s.push_back('.');
+          s.append(ls[i]);
+        }
+        add("tld-label-omission", s);
+      }
+    }
+    if (wanted("tld-typo")) {
+      // The suffix replaced by a real suffix one edit away (nato.in, nato.it for nato.int).
+      const std::string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+      std::set<std::string> edits;
+      for (std::size_t i = 0; i < suffix.size(); ++i) {
+        if (suffix[i] == '.') continue;
+        edits.insert(suffix.substr(0, i) + suffix.substr(i + 1));
+        if (i + 1 < suffix.size() && suffix[i + 1] != '.') {
+          std::string s = suffix;
+          std::swap(s[i], s[i + 1]);
+          edits.insert(s);
+        }
+        for (const char c : alphabet) {
+          std::string s = suffix;
+          s[i] = c;
+          edits.insert(s);
+        }
+      }
+      for (std::size_t i = 0; i <= suffix.size(); ++i) {
+        for (const char c : alphabet) edits.insert(suffix.substr(0, i) + c + suffix.substr(i));
+      }
+      for (const std::string& s : edits) {
+        if (s != suffix && !s.empty() && s.front() != '.' && s.back() != '.' && impl_->is_public_suffix(s)) {
+          add("tld-typo", name + "." + s);
+        }
+      }
+    }
+  }
+  out.reserve(seen.size());
+  for (const auto& [rank, d] : seen) out.push_back(Variant{d, std::string(techniques[rank])});
+  return out;
+}
 
 }  // namespace rcptwatch::detect

@@ -23,14 +23,15 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxDistance3Length = 40;
 
-constexpr std::array<std::string_view, 27> kTechniques = {
+constexpr std::array<std::string_view, 29> kTechniques = {
     "watch-list",        "homoglyph-unicode", "homoglyph",       "appended-tld",
-    "missing-dot",       "subdomain",         "hyphenation",     "repetition",
-    "transposition",     "keyboard",          "vowel-swap",      "bitsquatting",
-    "omission",          "insertion",         "replacement",     "tld-homoglyph",
-    "tld-repetition",    "tld-transposition", "tld-keyboard",    "tld-vowel-swap",
-    "tld-bitsquatting",  "tld-omission",      "tld-insertion",   "tld-replacement",
-    "multi-edit",        "malformed-idn",     "tld-multi-edit",
+    "missing-dot",       "dot-to-hyphen",     "subdomain",       "hyphenation",
+    "repetition",        "transposition",     "keyboard",        "vowel-swap",
+    "bitsquatting",      "omission",          "insertion",       "replacement",
+    "tld-label-omission", "tld-homoglyph",    "tld-repetition",  "tld-transposition",
+    "tld-keyboard",      "tld-vowel-swap",    "tld-bitsquatting", "tld-omission",
+    "tld-insertion",     "tld-replacement",   "multi-edit",      "malformed-idn",
+    "tld-multi-edit",
 };
 
 struct Token {

@@ -124,8 +124,13 @@ class RecordingSink final : public AlertSink {
   int flushes = 0;
 };
 
+// Alert gains `repeat_count` in alert.h; until then the sink forwards the alert unchanged.
 template <typename A>
-constexpr bool kHasRepeatCount = requires(A a) { a.repeat_count; };
+void expect_repeat_count(const A& a, std::uint32_t n) {
+  if constexpr (requires { a.repeat_count; }) {
+    EXPECT_EQ(a.repeat_count, n);
+  }
+}
 
 TEST(DedupSink, ForwardsOnlyEmittedAlertsAndPassesEvents) {
   RecordingSink next;
@@ -139,10 +144,8 @@ TEST(DedupSink, ForwardsOnlyEmittedAlertsAndPassesEvents) {
   ASSERT_EQ(next.alerts.size(), 2u);
   EXPECT_EQ(next.alerts[0].ts.usec, 0);
   EXPECT_EQ(next.alerts[1].ts.usec, 700 * kSec);
-  if constexpr (kHasRepeatCount<Alert>) {
-    EXPECT_EQ(next.alerts[0].repeat_count, 0u);
-    EXPECT_EQ(next.alerts[1].repeat_count, 2u);
-  }
+  expect_repeat_count(next.alerts[0], 0u);
+  expect_repeat_count(next.alerts[1], 2u);
   EXPECT_EQ(next.events.size(), 1u);
   EXPECT_EQ(next.flushes, 1);
   EXPECT_EQ(sink.counters().duplicates, 2u);

@@ -1,27 +1,14 @@
-// Proves the hot path allocates nothing: global operator new is replaced with a counting one,
-// and decoding non-fragment packets of every kind must leave the count unchanged.
+// Proves the hot path allocates nothing: global operator new is replaced with a counting one
+// (counting_allocator.cpp), and decoding non-fragment packets of every kind must leave the
+// count unchanged.
 #include <gtest/gtest.h>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include "decode/decoder.h"
 #include "frame_builder.h"
 
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) {
-    return p;
-  }
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+namespace rcptwatch::decode::testing {
+std::size_t allocation_count();  // counting_allocator.cpp
+}  // namespace rcptwatch::decode::testing
 
 namespace rcptwatch::decode {
 namespace {
@@ -45,13 +32,13 @@ TEST(DecoderAllocation, NonFragmentPacketsAllocateNothing) {
   };
   PacketDecoder d;
   TcpSegment seg;
-  const std::size_t before = g_allocations.load();
+  const std::size_t before = allocation_count();
   for (int round = 0; round < 100; ++round) {
     for (const auto& [link, frame] : frames) {
       d.decode(link, view(frame), Timestamp{round}, seg);
     }
   }
-  const std::size_t after = g_allocations.load();
+  const std::size_t after = allocation_count();
   EXPECT_EQ(after, before);
   EXPECT_EQ(d.counters().packets, 100u * frames.size());
   EXPECT_EQ(d.counters().tcp, 100u * 4);
@@ -64,9 +51,9 @@ TEST(DecoderAllocation, CountingAllocatorSeesFragments) {
   const Buf frag = ipv4(s, view(Buf(16, 'x')));
   PacketDecoder d;
   TcpSegment seg;
-  const std::size_t before = g_allocations.load();
+  const std::size_t before = allocation_count();
   EXPECT_EQ(d.decode(101, view(frag), Timestamp{1}, seg), DecodeStatus::FragmentHeld);
-  EXPECT_GT(g_allocations.load(), before);
+  EXPECT_GT(allocation_count(), before);
 }
 
 }  // namespace

@@ -790,6 +790,20 @@ TEST_F(FragmentFixture, Ipv6NonTcpAndDistinctIds) {
   EXPECT_EQ(payload_of(seg), text);
 }
 
+TEST_F(FragmentFixture, Ipv6FragmentCutBySnaplenIsNotStored) {
+  auto v6 = v6_fragments(segment, {0, 24, 48}, 3);
+  PacketDecoder d;
+  TcpSegment seg;
+  Buf cut = v6[2];
+  cut.resize(cut.size() - 3);
+  EXPECT_EQ(feed(d, cut, 1, seg), DecodeStatus::Malformed);
+  EXPECT_EQ(d.counters().fragments_dropped, 1u);
+  EXPECT_EQ(feed(d, v6[0], 1, seg), DecodeStatus::FragmentHeld);
+  EXPECT_EQ(feed(d, v6[1], 1, seg), DecodeStatus::FragmentHeld);
+  ASSERT_EQ(feed(d, v6[2], 1, seg), DecodeStatus::Tcp);
+  EXPECT_EQ(payload_of(seg), text);
+}
+
 TEST_F(FragmentFixture, Ipv6TruncatedFragmentHeader) {
   Ipv6Spec s;
   s.next_header = 44;

@@ -171,7 +171,7 @@ TEST_F(TrackerTest, ClientOnlyCaptureIsOneSided) {
   tracker().flush(Timestamp::from_seconds(2));
   EXPECT_EQ(factory.events,
             (Events{"open #1 10.0.0.1:40000 > 10.0.0.2:25", "#1 c> EHLO x\r\n",
-                    "#1 c> MAIL FROM:<>\r\n", "close #1 one-sided t=2"}));
+                    "#1 c> MAIL FROM:<>\r\n", "close #1 one_sided t=2"}));
 }
 
 TEST_F(TrackerTest, SynAckWithoutSynSetsClientStreamFromAck) {
@@ -253,7 +253,7 @@ TEST_F(TrackerTest, NewSynOnLiveFlowStartsNewConnection) {
   tracker().flush(Timestamp::from_seconds(3));
   EXPECT_EQ(factory.events,
             (Events{"open #1 10.0.0.1:40000 > 10.0.0.2:25", "#1 c> a", "close #1 complete t=2",
-                    "open #2 10.0.0.1:40000 > 10.0.0.2:25", "close #2 one-sided t=3"}));
+                    "open #2 10.0.0.1:40000 > 10.0.0.2:25", "close #2 one_sided t=3"}));
   EXPECT_EQ(counters().reused, 1u);
 }
 
@@ -274,7 +274,7 @@ TEST_F(TrackerTest, IdleExpiryPerState) {
   EXPECT_EQ(factory.events,
             (Events{"open #1 10.0.0.1:40000 > 10.0.0.2:25",
                     "open #2 10.0.0.3:40001 > 10.0.0.2:25", "#2 c> x",
-                    "close #1 one-sided t=6", "close #2 complete t=24"}));
+                    "close #1 one_sided t=6", "close #2 complete t=24"}));
   EXPECT_EQ(counters().flows_active, 0u);
 }
 
@@ -313,7 +313,7 @@ TEST_F(TrackerTest, MaxFlowsComparesAcrossStates) {
   EXPECT_EQ(factory.events,
             (Events{"open #1 10.0.0.1:40001 > 10.0.0.2:25",
                     "open #2 10.0.0.1:40002 > 10.0.0.2:25", "close #1 complete t=3",
-                    "open #3 10.0.0.1:40003 > 10.0.0.2:25", "close #2 one-sided t=4",
+                    "open #3 10.0.0.1:40003 > 10.0.0.2:25", "close #2 one_sided t=4",
                     "open #4 10.0.0.1:40004 > 10.0.0.2:25"}));
 }
 

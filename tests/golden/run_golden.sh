@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Golden replay of one capture: runs the real rcptwatch binary on pcaps/NAME.pcap with the
 # shipped rules and compares stdout with pcaps/expected/NAME.jsonl and the exit status with
-# pcaps/expected/NAME.exit (0 when that file is absent).
+# pcaps/expected/NAME.exit (0 when that file is absent); when pcaps/expected/NAME.stderr exists,
+# stderr must contain each of its lines.
 # Usage: run_golden.sh BINARY SOURCE_DIR NAME
 set -u
 binary=$1 src=$2 name=$3
@@ -20,6 +21,11 @@ status=$?
 fail=0
 if [ "$status" != "$expected_exit" ]; then
   echo "FAIL: exit status $status, expected $expected_exit; stderr:"; cat "$err"; fail=1
+fi
+if [ -f "$src/pcaps/expected/$name.stderr" ]; then
+  while IFS= read -r want; do
+    grep -qF -- "$want" "$err" || { echo "FAIL: stderr lacks '$want'; it was:"; cat "$err"; fail=1; }
+  done <"$src/pcaps/expected/$name.stderr"
 fi
 if ! diff -u "$expected" "$out"; then
   echo "FAIL: output differs from $expected"; fail=1

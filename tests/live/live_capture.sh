@@ -11,7 +11,7 @@ source "$src/scripts/lib/smtp-lab.sh"
 lab_up "$family" || { echo "FAIL: lab did not come up"; exit 1; }
 
 out="$LAB_WORK/alerts.jsonl"; err="$LAB_WORK/sensor.log"
-lab_in_cli "$binary" -i "$LAB_VETH_CLI" --rules "$src/rules/default.rules" -v >"$out" 2>"$err" &
+ip netns exec "$LAB_NS_CLI" "$binary" -i "$LAB_VETH_CLI" --rules "$src/rules/default.rules" -v >"$out" 2>"$err" &
 sensor=$!
 # Wait (bounded) until libpcap is capturing: the sensor logs "reading IFACE" once open.
 for _ in $(seq 1 50); do grep -q "reading" "$err" && break; sleep 0.1; done
