@@ -36,6 +36,10 @@ struct Alert {
   std::string protected_domain;  // what it imitates
   std::string technique;
   std::uint32_t distance = 0;
+
+  // De-duplication: how many identical alerts (same sender, recipient, rule) were suppressed
+  // in the window before this one.
+  std::uint32_t repeat_count = 0;
 };
 
 }  // namespace rcptwatch::alert

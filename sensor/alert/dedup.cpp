@@ -22,11 +22,6 @@ std::string make_key(const Alert& a) {
   return k;
 }
 
-// Sets the repeat count when the Alert type carries one (it is added by the lead in alert.h).
-template <typename A>
-void set_repeat_count(A& a, std::uint32_t n) {
-  if constexpr (requires { a.repeat_count = n; }) a.repeat_count = n;
-}
 
 }  // namespace
 
@@ -97,7 +92,7 @@ void DedupSink::write_alert(const Alert& a) {
     return;
   }
   Alert copy = a;
-  set_repeat_count(copy, d.repeat_count);
+  copy.repeat_count = d.repeat_count;
   next_.write_alert(copy);
 }
 

@@ -18,6 +18,7 @@ void format_json(const Alert& a, std::string& out) {
   w.field("proto", "TCP");
   w.field("app_proto", "smtp");
   w.field("capture", a.capture);
+  w.field("repeat_count", a.repeat_count);
 
   w.key("alert");
   w.begin_object();

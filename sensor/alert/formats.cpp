@@ -54,6 +54,7 @@ void format_rfc5424(const Alert& a, const FormatContext& ctx, std::string& out) 
       {"domain", a.domain},                     {"protected", a.protected_domain},
       {"technique", a.technique},               {"distance", std::to_string(a.distance)},
       {"capture", a.capture},                   {"flowId", std::to_string(a.flow_id)},
+      {"repeatCount", std::to_string(a.repeat_count)},
   };
   for (const auto& [name, value] : params) {
     out += ' ';
@@ -141,6 +142,7 @@ void format_cef(const Alert& a, const FormatContext& ctx, std::string& out) {
       {"cn1", std::to_string(a.distance)},
       {"cn2Label", "flowId"},
       {"cn2", std::to_string(a.flow_id)},
+      {"cnt", std::to_string(a.repeat_count + 1)},
   };
   bool first = true;
   for (const auto& [key, value] : ext) {
@@ -185,6 +187,7 @@ void format_leef(const Alert& a, const FormatContext& ctx, std::string& out) {
       {"distance", std::to_string(a.distance)},
       {"capture", a.capture},
       {"flowId", std::to_string(a.flow_id)},
+      {"repeatCount", std::to_string(a.repeat_count)},
   };
   bool first = true;
   for (const auto& [key, value] : attrs) {

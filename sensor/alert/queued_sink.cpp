@@ -71,8 +71,11 @@ QueuedSink::~QueuedSink() { close(SteadyClock::now() + options_.flush_timeout); 
 
 void QueuedSink::enqueue(Item item) {
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     ++enqueued_;
+    if (options_.block_when_full && options_.capacity > 0) {
+      space_cv_.wait(lk, [this] { return closed_ || stop_ || queue_.size() < options_.capacity; });
+    }
     if (closed_) {
       ++dropped_other_;
       return;
@@ -123,6 +126,7 @@ void QueuedSink::close(SteadyClock::time_point deadline) {
   }
   work_cv_.notify_all();
   idle_cv_.notify_all();
+  space_cv_.notify_all();
   if (sender_.joinable()) sender_.join();
 }
 
@@ -190,6 +194,7 @@ void QueuedSink::run() {
       if (stop_) {
         dropped_other_ += queue_.size() + (current ? 1 : 0);
         queue_.clear();
+        space_cv_.notify_all();
         in_flight_ = false;
         break;
       }
@@ -197,6 +202,7 @@ void QueuedSink::run() {
       if (!current && !queue_.empty()) {
         current = std::move(queue_.front());
         queue_.pop_front();
+        space_cv_.notify_one();
         in_flight_ = true;
         if (!render(*current, message)) {
           current.reset();

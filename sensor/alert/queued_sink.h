@@ -23,6 +23,9 @@ namespace rcptwatch::alert {
 struct QueuedSinkOptions {
   std::size_t capacity = 10'000;                  // queued items; beyond it the oldest is dropped
   std::chrono::milliseconds flush_timeout{5'000};  // flush() and the destructor wait this long
+  // Replays want every alert and have no real-time deadline: when set, a full queue makes
+  // write_* wait for space instead of dropping the oldest item. Live capture leaves it off.
+  bool block_when_full = false;
   TransportOptions transport;
 };
 
@@ -89,6 +92,7 @@ class QueuedSink final : public AlertSink {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // wakes the sender
   std::condition_variable idle_cv_;  // wakes flushers
+  std::condition_variable space_cv_;  // wakes writers blocked on a full queue
   std::deque<Item> queue_;
   bool in_flight_ = false;          // the sender holds an item taken from the queue
   std::size_t unacknowledged_ = 0;  // published by the sender after each step

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "alert/alert.h"
 
@@ -32,6 +33,24 @@ class JsonLinesSink final : public AlertSink {
   std::FILE* stream_;
   std::string buffer_;
   std::uint64_t written_ = 0;
+};
+
+// Sends every alert and event to each of several sinks (one per --output).
+class FanoutSink final : public AlertSink {
+ public:
+  explicit FanoutSink(std::vector<AlertSink*> sinks) : sinks_(std::move(sinks)) {}
+  void write_alert(const Alert& a) override {
+    for (AlertSink* s : sinks_) s->write_alert(a);
+  }
+  void write_event_json(std::string_view json) override {
+    for (AlertSink* s : sinks_) s->write_event_json(json);
+  }
+  void flush() override {
+    for (AlertSink* s : sinks_) s->flush();
+  }
+
+ private:
+  std::vector<AlertSink*> sinks_;
 };
 
 }  // namespace rcptwatch::alert

@@ -15,6 +15,7 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: rcptwatch [OPTIONS] (-r FILE | -i IFACE)\n"
+    "       rcptwatch rules check|explain|variants ...   (tune rules; see 'rcptwatch rules --help')\n"
     "\n"
     "Passive sensor: rebuilds SMTP sessions from packets, reads every RCPT TO, and raises an\n"
     "alert when a recipient's domain is a lookalike of a protected domain (army.ml for .mil,\n"
@@ -89,8 +90,27 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   detection.add_options()
       ("rules", po::value<std::vector<std::string>>()->composing(),
        "rule file (repeatable); default: the built-in rules/default.rules")
-      ("format", po::value<std::string>()->default_value("json"), "alert format: json")
-      ("stats", po::bool_switch(), "write a JSON stats event to stdout at exit");
+      ("format", po::value<std::string>()->default_value("json"),
+       "alert format: json, rfc5424, rfc3164, cef, leef (default for every --output)")
+      ("output,o", po::value<std::vector<std::string>>()->composing(),
+       "where alerts go (repeatable; default stdout):\n"
+       "  stdout | file:PATH | syslog+udp://HOST:PORT |\n"
+       "  syslog+tcp://HOST:PORT (RFC 6587 octet counting) |\n"
+       "  syslog+unix:///dev/log\n"
+       "append ?format=NAME to give one output its own format;\n"
+       "HOST may be IPv4, [IPv6] or a name")
+      ("dedup-window", po::value<std::int64_t>(),
+       "seconds in which the same (sender, recipient, rule) alerts once, with a repeat count; "
+       "0 turns it off (default 600)")
+      ("rate-limit", po::value<std::int64_t>(), "alerts per rule per minute; 0 = unlimited (default 0)")
+      ("queue-size", po::value<std::int64_t>(),
+       "alerts queued per output (default 10000); live capture drops the oldest when full, "
+       "a replay waits")
+      ("max-message-bytes", po::value<std::int64_t>(),
+       "largest message sent to a collector; longer fields are cut with a mark (default 8192)")
+      ("syslog-facility", po::value<std::int64_t>(), "syslog facility number 0-23 (default 16, local0)")
+      ("flush-timeout", po::value<std::int64_t>(), "seconds to deliver queued alerts at exit (default 5)")
+      ("stats", po::bool_switch(), "write a JSON stats event to the outputs at exit (SIGUSR1: now)");
 
   po::options_description limits("Limits (all counted in the stats when hit)");
   add_int_option(limits, "max-flows", "connections tracked at once (default 1048576)");
@@ -161,8 +181,16 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   o.stats = vm["stats"].as<bool>();
   if (vm.count("bpf-filter")) o.bpf_filter = vm["bpf-filter"].as<std::string>();
 
-  const std::string format = vm["format"].as<std::string>();
-  if (format != "json") return tl::unexpected("--format: unknown format '" + format + "' (json)");
+  auto format = alert::parse_format(vm["format"].as<std::string>());
+  if (!format) return tl::unexpected("--format: " + format.error());
+  o.format = *format;
+  if (vm.count("output")) {
+    for (const std::string& uri : vm["output"].as<std::vector<std::string>>()) {
+      auto spec = alert::parse_output_spec(uri, o.format);
+      if (!spec) return tl::unexpected("--output: " + spec.error());
+      o.outputs.push_back(*spec);
+    }
+  }
 
   auto ports = parse_port_list(vm["ports"].as<std::string>());
   if (!ports) return tl::unexpected(ports.error());
@@ -186,10 +214,29 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
                                tracker.max_buffered_bytes_per_direction),
                  take_positive(vm, "max-buffer-total", tracker.max_buffered_bytes_total),
                  take_positive(vm, "established-timeout", established_s),
-                 take_positive(vm, "max-line", o.pipeline.smtp.max_line_bytes)}) {
+                 take_positive(vm, "max-line", o.pipeline.smtp.max_line_bytes),
+                 take_positive(vm, "queue-size", o.queue_size),
+                 take_positive(vm, "max-message-bytes", o.max_message_bytes),
+                 take_positive(vm, "flush-timeout", o.flush_timeout_ms)}) {
     if (!r) return tl::unexpected(r.error());
   }
   if (established_s > 0) tracker.established_timeout_usec = established_s * 1'000'000;
+  if (vm.count("flush-timeout")) o.flush_timeout_ms *= 1000;
+  if (vm.count("dedup-window")) {
+    const std::int64_t v = vm["dedup-window"].as<std::int64_t>();
+    if (v < 0) return tl::unexpected(std::string("--dedup-window: must be 0 or more seconds"));
+    o.dedup.window_usec = v * 1'000'000;
+  }
+  if (vm.count("rate-limit")) {
+    const std::int64_t v = vm["rate-limit"].as<std::int64_t>();
+    if (v < 0 || v > 1'000'000) return tl::unexpected(std::string("--rate-limit: must be 0-1000000"));
+    o.dedup.rate_per_minute = static_cast<std::uint32_t>(v);
+  }
+  if (vm.count("syslog-facility")) {
+    const std::int64_t v = vm["syslog-facility"].as<std::int64_t>();
+    if (v < 0 || v > 23) return tl::unexpected(std::string("--syslog-facility: must be 0-23"));
+    o.syslog_facility = static_cast<std::uint8_t>(v);
+  }
   return result;
 }
 

@@ -7,17 +7,24 @@
 
 #include <tl/expected.hpp>
 
+#include "alert/dedup.h"
+#include "alert/formats.h"
+#include "alert/output_spec.h"
 #include "app/pipeline.h"
 
 namespace rcptwatch::app {
-
-enum class OutputFormat : std::uint8_t { Json };
 
 struct Options {
   std::string read_file;                 // -r; "-" for stdin
   std::vector<std::string> interfaces;   // -i
   std::vector<std::string> rule_files;   // --rules; empty: the embedded default rules
-  OutputFormat format = OutputFormat::Json;
+  alert::Format format = alert::Format::Json;     // --format: default for every output
+  std::vector<alert::OutputSpec> outputs;        // --output; empty means stdout
+  alert::DedupConfig dedup;
+  std::size_t queue_size = 10'000;               // per output
+  std::size_t max_message_bytes = 8192;
+  std::uint8_t syslog_facility = 16;             // local0
+  std::int64_t flush_timeout_ms = 5000;
   std::vector<std::uint16_t> ports{25, 587, 2525};
   std::string bpf_filter;                // live capture filter; default built from ports
   int verbosity = 0;                     // -v count

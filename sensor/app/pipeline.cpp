@@ -102,7 +102,8 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const smtp::RecipientEven
   sink_.write_alert(a);
 }
 
-std::string Pipeline::stats_json(const capture::SourceStats& source, Timestamp now) const {
+std::string Pipeline::stats_json(const capture::SourceStats& source, Timestamp now,
+                                 const std::function<void(alert::JsonWriter&)>& extra) const {
   std::string out;
   alert::JsonWriter w(out);
   const auto& d = decoder_.counters();
@@ -180,6 +181,7 @@ std::string Pipeline::stats_json(const capture::SourceStats& source, Timestamp n
   w.field("alerts", counters_.alerts);
   w.end_object();
 
+  if (extra) extra(w);
   w.end_object();
   w.end_object();
   return out;

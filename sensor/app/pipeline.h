@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "alert/json_writer.h"
 #include "alert/sink.h"
 #include "capture/packet_source.h"
 #include "decode/decoder.h"
@@ -47,8 +49,10 @@ class Pipeline final : private flow::StreamConsumerFactory {
   const smtp::SmtpCounters& smtp_counters() const { return smtp_counters_; }
   const PipelineCounters& counters() const { return counters_; }
 
-  // One JSON `stats` event with every stage's counters.
-  std::string stats_json(const capture::SourceStats& source, Timestamp now) const;
+  // One JSON `stats` event with every stage's counters; `extra` may add sections of its own
+  // (outputs, de-duplication) inside the "stats" object.
+  std::string stats_json(const capture::SourceStats& source, Timestamp now,
+                         const std::function<void(alert::JsonWriter&)>& extra = {}) const;
 
  private:
   class Connection;

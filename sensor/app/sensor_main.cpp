@@ -8,10 +8,18 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 
+#include <unistd.h>
+
+#include <chrono>
+
+#include "alert/dedup.h"
+#include "alert/queued_sink.h"
 #include "alert/sink.h"
 #include "app/options.h"
 #include "app/pipeline.h"
+#include "app/rules_command.h"
 #include "capture/pcap_source.h"
 #include "detect/matcher.h"
 #include "detect/rules.h"
@@ -27,16 +35,26 @@ constexpr int kExitOk = 0;
 constexpr int kExitInput = 1;
 constexpr int kExitUsage = 2;
 
-volatile std::sig_atomic_t g_stop_requested = 0;  // the one piece of global state: signals
+// The one piece of global state: flags set by signal handlers, read by the capture loop.
+volatile std::sig_atomic_t g_stop_requested = 0;
+volatile std::sig_atomic_t g_reload_requested = 0;
+volatile std::sig_atomic_t g_stats_requested = 0;
 
-void on_stop_signal(int) { g_stop_requested = 1; }
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload_requested = 1;
+  } else if (sig == SIGUSR1) {
+    g_stats_requested = 1;
+  } else {
+    g_stop_requested = 1;
+  }
+}
 
 void install_signal_handlers() {
   struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaction(sig, &sa, nullptr);
 }
 
 void setup_logging(int verbosity) {
@@ -66,6 +84,67 @@ tl::expected<std::shared_ptr<const detect::RuleSet>, std::vector<detect::LoadErr
   return detect::load_rule_files(o.rule_files);
 }
 
+alert::FormatContext format_context(const Options& o) {
+  alert::FormatContext c;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') c.hostname = host;
+  c.pid = static_cast<std::uint32_t>(getpid());
+  c.version = RCPTWATCH_VERSION;
+  c.facility = o.syslog_facility;
+  c.max_bytes = o.max_message_bytes;
+  return c;
+}
+
+// The outputs named by --output (stdout when none), each behind its own queue and sender.
+std::vector<std::unique_ptr<alert::QueuedSink>> open_outputs(const Options& o, bool replay) {
+  std::vector<alert::OutputSpec> specs = o.outputs;
+  if (specs.empty()) {
+    alert::OutputSpec stdout_spec;
+    stdout_spec.kind = alert::OutputKind::Stdout;
+    stdout_spec.format = o.format;
+    stdout_spec.uri = "stdout";
+    specs.push_back(stdout_spec);
+  }
+  alert::QueuedSinkOptions qo;
+  qo.capacity = o.queue_size;
+  qo.flush_timeout = std::chrono::milliseconds(o.flush_timeout_ms);
+  qo.block_when_full = replay;  // a replay has no deadline: wait rather than drop
+  std::vector<std::unique_ptr<alert::QueuedSink>> sinks;
+  for (const auto& spec : specs) {
+    sinks.push_back(std::make_unique<alert::QueuedSink>(spec, format_context(o), qo));
+  }
+  return sinks;
+}
+
+void write_output_stats(alert::JsonWriter& w, const std::vector<alert::OutputSpec>& specs,
+                        const std::vector<std::unique_ptr<alert::QueuedSink>>& sinks,
+                        const alert::DedupSink& dedup) {
+  w.key("outputs");
+  w.begin_object();
+  for (std::size_t i = 0; i < sinks.size(); ++i) {
+    const alert::OutputStats st = sinks[i]->stats();
+    w.key(i < specs.size() ? specs[i].uri : std::string("stdout"));
+    w.begin_object();
+    w.field("sent", st.sent);
+    w.field("dropped", st.dropped);
+    w.field("dropped_overflow", st.dropped_overflow);
+    w.field("reconnects", st.reconnects);
+    w.field("resent", st.resent);
+    w.field("errors", st.errors);
+    w.field("queued", st.queued);
+    w.end_object();
+  }
+  w.end_object();
+  const auto& d = dedup.counters();
+  w.key("dedup");
+  w.begin_object();
+  w.field("emitted", d.emitted);
+  w.field("duplicates", d.duplicates);
+  w.field("rate_limited", d.rate_limited);
+  w.field("evicted", d.evicted);
+  w.end_object();
+}
+
 Timestamp wall_clock_now() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -75,6 +154,9 @@ Timestamp wall_clock_now() {
 }  // namespace
 
 int sensor_main(int argc, const char* const* argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "rules") {
+    return rules_command_main(argc - 1, argv + 1);
+  }
   auto parsed = parse_command_line(argc, argv);
   if (!parsed) {
     std::fprintf(stderr, "rcptwatch: %s\n", parsed.error().c_str());
@@ -114,14 +196,43 @@ int sensor_main(int argc, const char* const* argv) {
   }
   spdlog::info("reading {}", (*source)->name());
 
-  alert::JsonLinesSink sink(stdout);
+  const bool replay = !options.read_file.empty();
+  auto outputs = open_outputs(options, replay);
+  std::vector<alert::AlertSink*> raw_outputs;
+  for (auto& o : outputs) raw_outputs.push_back(o.get());
+  alert::FanoutSink fanout(std::move(raw_outputs));
+  alert::DedupSink sink(fanout, options.dedup);
   Pipeline pipeline(options.pipeline, matcher, sink);
   install_signal_handlers();
+
+  auto write_stats = [&] {
+    sink.write_event_json(pipeline.stats_json((*source)->stats(), wall_clock_now(),
+                                              [&](alert::JsonWriter& w) {
+                                                write_output_stats(w, options.outputs, outputs, sink);
+                                              }));
+  };
 
   int status = kExitOk;
   capture::Packet packet;
   for (;;) {
     if (g_stop_requested) break;
+    if (g_reload_requested) {
+      g_reload_requested = 0;
+      // Rules first: a broken file keeps the old rules (and says why); then reopen files.
+      auto reloaded = load_rules(options);
+      if (reloaded) {
+        pipeline.set_matcher(std::make_shared<const detect::Matcher>(*reloaded));
+        spdlog::warn("SIGHUP: rules reloaded ({} rules)", (*reloaded)->rules().size());
+      } else {
+        for (const auto& e : reloaded.error()) spdlog::error("SIGHUP: {}", e.to_string());
+        spdlog::error("SIGHUP: rules refused; keeping the previous rules");
+      }
+      for (auto& o : outputs) o->request_reopen();
+    }
+    if (g_stats_requested) {
+      g_stats_requested = 0;
+      write_stats();
+    }
     const capture::NextStatus next = (*source)->next(packet);
     if (next == capture::NextStatus::Packet) {
       pipeline.process(packet);
@@ -129,6 +240,7 @@ int sensor_main(int argc, const char* const* argv) {
       continue;
     } else if (next == capture::NextStatus::Error) {
       // Judge what was read before the damage, then report it.
+      spdlog::error("{}: {}", (*source)->name(), (*source)->error());
       std::fprintf(stderr, "rcptwatch: %s: %s\n", (*source)->name().c_str(),
                    (*source)->error().c_str());
       status = kExitInput;
@@ -138,9 +250,19 @@ int sensor_main(int argc, const char* const* argv) {
     }
   }
   pipeline.finish();
+  if (options.stats) write_stats();
+  // Deliver what is queued (bounded wait), then report what could not be delivered.
+  const auto deadline = alert::SteadyClock::now() + std::chrono::milliseconds(options.flush_timeout_ms);
+  for (auto& o : outputs) o->close(deadline);
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const alert::OutputStats st = outputs[i]->stats();
+    if (st.dropped > 0) {
+      spdlog::warn("output {}: {} alerts not delivered ({} by queue overflow)",
+                   i < options.outputs.size() ? options.outputs[i].uri : "stdout", st.dropped,
+                   st.dropped_overflow);
+    }
+  }
   const capture::SourceStats source_stats = (*source)->stats();
-  if (options.stats) sink.write_event_json(pipeline.stats_json(source_stats, wall_clock_now()));
-  sink.flush();
   spdlog::info("{} packets, {} recipients checked, {} alerts", source_stats.packets,
                pipeline.counters().recipients_checked, pipeline.counters().alerts);
   return status;

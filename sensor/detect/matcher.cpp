@@ -532,7 +532,7 @@ class VerdictCache {
  public:
   explicit VerdictCache(std::size_t entries) {
     if (entries == 0) return;
-    std::size_t per = 1;
+    std::size_t per = kWays;
     while (per * kShards < entries) per <<= 1;
     per_shard_ = per;
     for (Shard& s : shards_) s.slots.resize(per);
@@ -542,15 +542,29 @@ class VerdictCache {
   bool get(std::uint64_t h, std::string_view input, std::optional<Match>& out) const {
     const Shard& s = shards_[h % kShards];
     std::lock_guard lock(s.mu);
-    const Slot& slot = s.slots[(h / kShards) & (per_shard_ - 1)];
-    if (!slot.used || slot.hash != h || slot.input != input) return false;
-    out = slot.result;
-    return true;
+    const std::size_t set = ((h / kShards) & (per_shard_ / kWays - 1)) * kWays;
+    for (std::size_t w = 0; w < kWays; ++w) {
+      const Slot& slot = s.slots[set + w];
+      if (slot.used && slot.hash == h && slot.input == input) {
+        out = slot.result;
+        return true;
+      }
+    }
+    return false;
   }
   void put(std::uint64_t h, std::string_view input, const std::optional<Match>& result) const {
     Shard& s = shards_[h % kShards];
     std::lock_guard lock(s.mu);
-    Slot& slot = s.slots[(h / kShards) & (per_shard_ - 1)];
+    const std::size_t set = ((h / kShards) & (per_shard_ / kWays - 1)) * kWays;
+    // An empty way if there is one, else round robin within the set.
+    std::size_t way = s.next++ % kWays;
+    for (std::size_t w = 0; w < kWays; ++w) {
+      if (!s.slots[set + w].used) {
+        way = w;
+        break;
+      }
+    }
+    Slot& slot = s.slots[set + way];
     slot.used = true;
     slot.hash = h;
     slot.input.assign(input);
@@ -559,6 +573,7 @@ class VerdictCache {
 
  private:
   static constexpr std::size_t kShards = 64;
+  static constexpr std::size_t kWays = 4;  // set-associative: fewer evictions by collision
   struct Slot {
     bool used = false;
     std::uint64_t hash = 0;
@@ -568,6 +583,7 @@ class VerdictCache {
   struct Shard {
     mutable std::mutex mu;
     std::vector<Slot> slots;
+    std::size_t next = 0;
   };
   mutable std::array<Shard, kShards> shards_;
   std::size_t per_shard_ = 0;

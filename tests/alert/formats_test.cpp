@@ -52,7 +52,7 @@ TEST(Formats, Rfc5424Golden) {
             "dst=\"10.99.0.2\" dpt=\"25\" helo=\"client.example\" mailFrom=\"alice@example.com\" "
             "rcptTo=\"\\\"john doe\\\"@army.ml\" rcptReply=\"250\" domain=\"army.ml\" "
             "protected=\"mil\" technique=\"tld-omission\" distance=\"1\" capture=\"complete\" "
-            "flowId=\"7\"] \xEF\xBB\xBFlookalike recipient \"john doe\"@army.ml (army.ml imitates "
+            "flowId=\"7\" repeatCount=\"0\"] \xEF\xBB\xBFlookalike recipient \"john doe\"@army.ml (army.ml imitates "
             "mil by tld-omission) from alice@example.com");
 }
 
@@ -89,7 +89,7 @@ TEST(Formats, CefGolden) {
             "from alice@example.com cs1Label=lookalikeDomain cs1=army.ml "
             "cs2Label=protectedDomain cs2=mil cs3Label=technique cs3=tld-omission "
             "cs4Label=helo cs4=a\\=b cs5Label=capture cs5=complete cs6Label=rcptReply cs6=250 "
-            "cn1Label=distance cn1=1 cn2Label=flowId cn2=7");
+            "cn1Label=distance cn1=1 cn2Label=flowId cn2=7 cnt=1");
 }
 
 TEST(Formats, CefEscapes) {
@@ -111,7 +111,7 @@ TEST(Formats, LeefGolden) {
             "dstPort=25\tproto=TCP\tusrName=alice@example.com\tsender=alice@example.com\t"
             "recipient=tab here@army.ml\trcptReply=250\thelo=client.example\tsid=1\t"
             "signature=Lookalike of \"mil\"\tlookalikeDomain=army.ml\tprotectedDomain=mil\t"
-            "technique=tld-omission\tdistance=1\tcapture=complete\tflowId=7");
+            "technique=tld-omission\tdistance=1\tcapture=complete\tflowId=7\trepeatCount=0");
 }
 
 TEST(Formats, NonAsciiRecipientSurvivesEveryFormat) {

@@ -67,7 +67,7 @@ TEST(FormatJson, GoldenAlert) {
   EXPECT_EQ(out,
             R"({"timestamp":"2023-07-17T08:15:30.123456Z","flow_id":7,"event_type":"alert",)"
             R"("src_ip":"10.99.0.1","src_port":40000,"dest_ip":"10.99.0.2","dest_port":25,)"
-            R"("proto":"TCP","app_proto":"smtp","capture":"complete",)"
+            R"("proto":"TCP","app_proto":"smtp","capture":"complete","repeat_count":0,)"
             R"("alert":{"signature_id":1,"signature":"Lookalike of \"mil\"","severity":"critical"},)"
             R"("smtp":{"helo":"client.example","mail_from":"alice@example.com",)"
             R"("rcpt_to":"\"john doe\"@army.ml","rcpt_reply":250,"transaction":1},)"

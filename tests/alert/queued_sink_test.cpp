@@ -118,6 +118,40 @@ TEST(QueuedSink, OverflowDropsOldestAndCounts) {
   EXPECT_EQ(s.enqueued, s.sent + s.dropped);
 }
 
+TEST(QueuedSink, BlockWhenFullLosesNothing) {
+  FakeTransport::Shared shared;
+  shared.block = true;
+  QueuedSinkOptions opts;
+  opts.capacity = 2;
+  opts.block_when_full = true;
+  QueuedSink sink(std::make_unique<FakeTransport>(shared), Format::Json, context(), opts);
+  std::thread writer([&] {
+    for (std::uint32_t i = 0; i < 50; ++i) sink.write_alert(numbered(i));
+  });
+  {
+    std::unique_lock lk(shared.mu);
+    ASSERT_TRUE(shared.cv.wait_for(lk, 5s, [&] { return shared.entered; }));
+  }
+  std::this_thread::sleep_for(50ms);
+  EXPECT_LE(sink.stats().queued, 3u);  // the writer waits instead of dropping
+  {
+    std::lock_guard lk(shared.mu);
+    shared.block = false;
+  }
+  shared.cv.notify_all();
+  writer.join();
+  EXPECT_TRUE(sink.flush_until(SteadyClock::now() + 5s));
+  const OutputStats s = sink.stats();
+  EXPECT_EQ(s.sent, 50u);
+  EXPECT_EQ(s.dropped, 0u);
+  std::lock_guard lk(shared.mu);
+  ASSERT_EQ(shared.messages.size(), 50u);
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    EXPECT_NE(shared.messages[i].find("\"signature_id\":" + std::to_string(i) + ","),
+              std::string::npos);
+  }
+}
+
 TEST(QueuedSink, CloseCountsUndeliveredAsDroppedWithinDeadline) {
   FakeTransport::Shared shared;
   shared.refuse = true;  // an output that never comes back
