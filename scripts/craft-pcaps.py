@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 
 from scapy.all import (IP, TCP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether, IPv6,
-                       IPv6ExtHdrDestOpt, PadN, Raw, fragment)
+                       IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, PadN, Raw, fragment, fragment6)
 
 SEQ_MOD = 1 << 32
 
@@ -539,6 +539,149 @@ def build_bdat():
     return LINKTYPE_ETHERNET, [ethernet(side, pkt) for side, pkt in ipv4_packets(conv)]
 
 
+# --- stream reassembly and SMTP grammar cases (issues 3 and 4) ----------------------------------
+
+def eth4(conv):
+    return [ethernet(side, pkt) for side, pkt in ipv4_packets(conv)]
+
+
+def conflict_conversation(port, first, second):
+    """The client sends one RCPT line, then a different line of the same length at the same
+    sequence numbers (an evasion attempt: which copy did the server keep?)."""
+    assert len(first) == len(second)
+    conv = TcpConversation(port)
+    conv.handshake()
+    conv.play(opening() + envelope([OK]))
+    seg = conv.send("c", first)
+    conv.segments.append(Segment("c", "PA", seg.seq, seg.ack, second))
+    conv.send("s", b"250 2.1.5 Ok\r\n")
+    conv.play(data_phase(message("conflict", "<ok@example.com>", ["Hello"])) + closing())
+    conv.close()
+    return conv
+
+
+BENIGN_LINE = b"RCPT TO:<ok@example.com>\r\n"
+EVIL_LINE = b"RCPT TO:<bobbie@army.ml>\r\n"
+
+
+def build_overlap_conflict():
+    return LINKTYPE_ETHERNET, eth4(conflict_conversation(40021, BENIGN_LINE, EVIL_LINE))
+
+
+def build_overlap_conflict_reversed():
+    return LINKTYPE_ETHERNET, eth4(conflict_conversation(40022, EVIL_LINE, BENIGN_LINE))
+
+
+def build_gap_resync():
+    # A client segment is lost (never captured) in the middle of a RCPT line; the parser must
+    # drop the broken line and find the next command, whose recipient is a lookalike.
+    conv = TcpConversation(40023)
+    conv.handshake()
+    conv.play(opening() + envelope([OK]))
+    conv.send("c", b"RCPT TO:<lo")
+    lost = len(conv.segments)
+    conv.send("c", b"st@example.com>\r\nRCPT TO:<gone@exa")
+    conv.send("c", b"mple.com>\r\nRCPT TO:<x@army.ml>\r\n")
+    conv.send("s", b"250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n")
+    conv.play(data_phase(message("gap", "<x@army.ml>", ["Hello"])) + closing())
+    conv.close()
+    del conv.segments[lost]
+    return LINKTYPE_ETHERNET, eth4(conv)
+
+
+def build_tuple_reuse():
+    # The same 4-tuple twice: a finished connection, then a new SYN with another ISN.
+    first = standard_conversation([OK], 40024, "first")
+    second = TcpConversation(40024, client_isn=0x70000000, server_isn=0x10000000)
+    second.handshake()
+    second.play(standard_dialogue([ARMY_ML], "second"))
+    second.close()
+    return LINKTYPE_ETHERNET, eth4(first) + eth4(second)
+
+
+def build_interleaved():
+    # Two connections whose packets alternate; each must keep its own state.
+    a = standard_conversation([OK, ARMY_ML], 40025, "interleaved a")
+    b = standard_conversation([NAT0_INT, OK], 40026, "interleaved b")
+    fa, fb = eth4(a), eth4(b)
+    frames = []
+    for i in range(max(len(fa), len(fb))):
+        frames += fa[i:i + 1] + fb[i:i + 1]
+    return LINKTYPE_ETHERNET, frames
+
+
+def build_ipv6_fragments():
+    conv = standard_conversation([OK, ARMY_ML], 40027, "ipv6 fragments")
+    frames = []
+    for seg in conv.segments:
+        pkt = ipv6_packet(seg, conv)
+        if seg.side == "c" and seg.payload == b"RCPT TO:<x@army.ml>\r\n":
+            src, dst = CLIENT6, SERVER6
+            whole = IPv6(src=src, dst=dst, hlim=64, fl=0) / IPv6ExtHdrFragment(id=0x2027) / tcp_layer(seg, conv)
+            pieces = fragment6(whole, 80)  # the 41-byte TCP segment needs several fragments
+            assert len(pieces) >= 2, len(pieces)
+            frames += [ethernet(seg.side, piece) for piece in reversed(pieces)]
+        else:
+            frames.append(ethernet(seg.side, pkt))
+    return LINKTYPE_ETHERNET, frames
+
+
+def build_tso_superframe():
+    # A host-side capture (TSO/GRO): one 60 KB "segment" with a whole message body, its end,
+    # and the next pipelined transaction with a lookalike, as a TC hook or tcpdump on the
+    # sending host sees it before the NIC cuts it up.
+    conv = TcpConversation(40028)
+    conv.handshake()
+    conv.play(opening() + envelope([OK]))
+    conv.send("c", b"DATA\r\n")
+    conv.send("s", b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    line = b"0123456789" * 7 + b"\r\n"
+    body = b"Subject: big\r\n\r\n" + line * 840 + b"RCPT TO:<inbody@army.ml>\r\n" + b".\r\n"
+    tail = b"MAIL FROM:<sender@example.org>\r\nRCPT TO:<x@army.ml>\r\n"
+    conv.send("c", body + tail)
+    assert 60_000 < len(body + tail) < 65_000
+    conv.send("s", b"250 2.0.0 Ok: queued as 4F1A2B3C\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n")
+    conv.play(data_phase(message("after tso", "<x@army.ml>", ["Hello"])) + closing())
+    conv.close()
+    return LINKTYPE_ETHERNET, eth4(conv)
+
+
+def build_smtp_grammar():
+    # Address forms passive parsers get wrong, AUTH continuations, RSET, STARTTLS refused.
+    conv = TcpConversation(40029)
+    conv.handshake()
+    conv.play(opening(extensions=("PIPELINING", "AUTH PLAIN LOGIN", "STARTTLS", "SMTPUTF8",
+                                  "DSN", "8BITMIME")))
+    conv.play([("c", b"STARTTLS\r\n"), ("s", b"454 4.7.0 TLS not available due to local problem\r\n"),
+               ("c", b"AUTH LOGIN\r\n"), ("s", b"334 VXNlcm5hbWU6\r\n"),
+               ("c", b"UkNQVCBUTzo8YXV0aEBhcm15Lm1sPg==\r\n"), ("s", b"334 UGFzc3dvcmQ6\r\n"),
+               ("c", b"c2VjcmV0\r\n"), ("s", b"235 2.7.0 Authentication successful\r\n"),
+               # transaction 1 is abandoned with RSET: its recipient was still sent to the server
+               ("c", b"MAIL FROM:<sender@example.org>\r\n"), ("s", b"250 2.1.0 Ok\r\n"),
+               ("c", b"RCPT TO:<reset@nat0.int>\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RSET\r\n"), ("s", b"250 2.0.0 Ok\r\n"),
+               ("c", "MAIL FROM:<s\u00e9nder@example.org> SMTPUTF8\r\n".encode()),
+               ("s", b"250 2.1.0 Ok\r\n"),
+               ("c", b"RCPT TO:<@relay.example.org,@hop.example.net:routed@army.ml>\r\n"),
+               ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO:<postmaster@[192.0.2.1]>\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO:<ops@[IPv6:2001:db8::1]>\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO: <spaced@nat0.int>\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO:bare@army.ml\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO:<dot@army.ml.>\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"rcpt to:<LOWER@ARMY.ML>\r\n"), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", "RCPT TO:<j\u00f6rg@n\u0430to.int>\r\n".encode()), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b'RCPT TO:<"a>b@c"@army.ml>\r\n'), ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO:<ok@example.com> ORCPT=rfc822;x@army.ml NOTIFY=FAILURE\r\n"),
+               ("s", b"250 2.1.5 Ok\r\n"),
+               ("c", b"RCPT TO:<denied@army.ml>\r\n"),
+               ("s", b"550 5.7.1 <denied@army.ml>: Relay access denied\r\n")]
+              + data_phase(message("grammar", "many", ["RCPT TO:<body@army.ml>", "Bye"]))
+              + closing())
+    conv.close()
+    return LINKTYPE_ETHERNET, eth4(conv)
+
+
 BUILDERS = {
     "vlan": build_vlan,
     "qinq": build_qinq,
@@ -560,6 +703,14 @@ BUILDERS = {
     "quoted-local": build_quoted_local,
     "starttls": build_starttls,
     "bdat": build_bdat,
+    "overlap-conflict": build_overlap_conflict,
+    "overlap-conflict-reversed": build_overlap_conflict_reversed,
+    "gap-resync": build_gap_resync,
+    "tuple-reuse": build_tuple_reuse,
+    "interleaved": build_interleaved,
+    "ipv6-fragments": build_ipv6_fragments,
+    "tso-superframe": build_tso_superframe,
+    "smtp-grammar": build_smtp_grammar,
 }
 WRITES_ITSELF = {"truncated", "not-a-pcap"}
 

@@ -32,7 +32,8 @@ struct Alert {
   std::optional<int> rcpt_reply;
   std::uint32_t transaction = 0;
 
-  std::string domain;            // observed recipient domain, normalised
+  std::string domain;            // observed recipient domain, normalised (A-labels)
+  std::string domain_unicode;    // the same with xn-- labels decoded, for people
   std::string protected_domain;  // what it imitates
   std::string technique;
   std::uint32_t distance = 0;

@@ -39,6 +39,7 @@ void format_json(const Alert& a, std::string& out) {
   w.key("lookalike");
   w.begin_object();
   w.field("domain", a.domain);
+  w.field("domain_unicode", a.domain_unicode.empty() ? a.domain : a.domain_unicode);
   w.field("protected", a.protected_domain);
   w.field("technique", a.technique);
   w.field("distance", a.distance);

@@ -89,6 +89,17 @@ void JsonWriter::end_object() {
   need_comma_ = true;
 }
 
+void JsonWriter::begin_array() {
+  separator();
+  out_.push_back('[');
+  need_comma_ = false;
+}
+
+void JsonWriter::end_array() {
+  out_.push_back(']');
+  need_comma_ = true;
+}
+
 void JsonWriter::key(std::string_view k) {
   separator();
   append_json_string(out_, k);

@@ -15,6 +15,8 @@ class JsonWriter {
 
   void begin_object();
   void end_object();
+  void begin_array();
+  void end_array();
   void key(std::string_view k);
 
   void value(std::string_view s);

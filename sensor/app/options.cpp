@@ -110,6 +110,9 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
        "largest message sent to a collector; longer fields are cut with a mark (default 8192)")
       ("syslog-facility", po::value<std::int64_t>(), "syslog facility number 0-23 (default 16, local0)")
       ("flush-timeout", po::value<std::int64_t>(), "seconds to deliver queued alerts at exit (default 5)")
+      ("log-envelopes", po::bool_switch(),
+       "also write one JSON `smtp` event per completed transaction: every recipient with "
+       "its reply code, tls flag and capture quality")
       ("stats", po::bool_switch(), "write a JSON stats event to the outputs at exit (SIGUSR1: now)");
 
   po::options_description limits("Limits (all counted in the stats when hit)");
@@ -179,6 +182,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   if (vm.count("interface")) o.interfaces = vm["interface"].as<std::vector<std::string>>();
   if (vm.count("rules")) o.rule_files = vm["rules"].as<std::vector<std::string>>();
   o.stats = vm["stats"].as<bool>();
+  o.pipeline.log_envelopes = vm["log-envelopes"].as<bool>();
   if (vm.count("bpf-filter")) o.bpf_filter = vm["bpf-filter"].as<std::string>();
 
   auto format = alert::parse_format(vm["format"].as<std::string>());

@@ -27,17 +27,18 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
   }
   void on_conflict(flow::StreamDir dir, Bytes alternative, std::uint64_t /*offset_back*/,
                    Timestamp ts) override {
-    // The server kept one of two different copies; parse the other one too, on its own,
-    // so a recipient hidden in either copy is judged. Only client data can hide one.
-    if (dir != flow::StreamDir::ToServer) return;
-    smtp::SmtpSession shadow(owner_.config_.smtp, *this, owner_.smtp_counters_);
-    shadow.on_client_data(alternative, ts);
-    shadow.on_close(ts);
+    // The server kept one of two different copies; the recipients of the other one are
+    // judged too, so hiding one in either copy does not work. Only client data can.
+    if (dir == flow::StreamDir::ToServer) session_.on_client_conflict(alternative, ts);
   }
   void on_close(Timestamp ts) override { session_.on_close(ts); }
 
  private:
   void on_recipient(const smtp::RecipientEvent& event) override { owner_.judge(info_, event); }
+  void on_transaction(const smtp::TransactionEvent& event) override {
+    if (owner_.config_.log_envelopes) owner_.log_transaction(info_, event);
+  }
+  void on_tls(Timestamp ts) override { owner_.log_tls(info_, ts); }
 
   Pipeline& owner_;
   const flow::ConnectionInfo& info_;
@@ -96,10 +97,67 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const smtp::RecipientEven
   a.rcpt_reply = event.reply;
   a.transaction = event.transaction;
   a.domain = match->domain;
+  a.domain_unicode = match->domain_unicode;
   a.protected_domain = match->protected_domain;
   a.technique = match->technique;
   a.distance = match->distance;
   sink_.write_alert(a);
+}
+
+void Pipeline::write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
+                                 Timestamp ts, std::string_view event_type) {
+  w.field("timestamp", format_rfc3339(ts));
+  w.field("flow_id", info.id);
+  w.field("event_type", event_type);
+  w.field("src_ip", info.client_ip.to_string());
+  w.field("src_port", static_cast<std::uint32_t>(info.client_port));
+  w.field("dest_ip", info.server_ip.to_string());
+  w.field("dest_port", static_cast<std::uint32_t>(info.server_port));
+  w.field("proto", "TCP");
+  w.field("app_proto", "smtp");
+  w.field("capture", flow::to_string(info.quality()));
+}
+
+void Pipeline::log_transaction(const flow::ConnectionInfo& info,
+                               const smtp::TransactionEvent& event) {
+  event_buffer_.clear();
+  alert::JsonWriter w(event_buffer_);
+  w.begin_object();
+  write_flow_fields(w, info, event.ts, "smtp");
+  w.key("smtp");
+  w.begin_object();
+  w.field("helo", event.helo);
+  w.field("mail_from", event.mail_from);
+  w.field("transaction", event.transaction);
+  w.field("tls", event.tls);
+  w.key("rcpt_to");
+  w.begin_array();
+  for (const auto& r : event.recipients) {
+    w.begin_object();
+    w.field("address", r.address);
+    w.field("domain", r.domain);
+    w.field("reply", r.reply);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  w.end_object();
+  sink_.write_event_json(event_buffer_);
+}
+
+void Pipeline::log_tls(const flow::ConnectionInfo& info, Timestamp ts) {
+  // Always reported: from here on this connection is a blind spot, and the SOC should know.
+  event_buffer_.clear();
+  alert::JsonWriter w(event_buffer_);
+  w.begin_object();
+  write_flow_fields(w, info, ts, "smtp");
+  w.key("smtp");
+  w.begin_object();
+  w.field("tls", true);
+  w.field("starttls", true);
+  w.end_object();
+  w.end_object();
+  sink_.write_event_json(event_buffer_);
 }
 
 std::string Pipeline::stats_json(const capture::SourceStats& source, Timestamp now,
@@ -173,6 +231,7 @@ std::string Pipeline::stats_json(const capture::SourceStats& source, Timestamp n
   w.field("resyncs", s.resyncs);
   w.field("tls_sessions", s.tls_sessions);
   w.field("data_bytes_skipped", s.data_bytes_skipped);
+  w.field("conflict_recipients", s.conflict_recipients);
   w.end_object();
 
   w.key("detect");

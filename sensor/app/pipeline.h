@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "alert/json_writer.h"
 #include "alert/sink.h"
@@ -21,6 +22,7 @@ struct PipelineConfig {
   decode::DecoderLimits decoder;
   flow::TrackerConfig tracker;
   smtp::SmtpLimits smtp;
+  bool log_envelopes = false;  // one JSON `smtp` event per completed transaction
 };
 
 struct PipelineCounters {
@@ -58,6 +60,11 @@ class Pipeline final : private flow::StreamConsumerFactory {
   class Connection;
   std::unique_ptr<flow::StreamConsumer> open(const flow::ConnectionInfo& info) override;
   void judge(const flow::ConnectionInfo& info, const smtp::RecipientEvent& event);
+  void log_transaction(const flow::ConnectionInfo& info, const smtp::TransactionEvent& event);
+  void log_tls(const flow::ConnectionInfo& info, Timestamp ts);
+  // The identity fields every event about a connection starts with.
+  static void write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
+                                Timestamp ts, std::string_view event_type);
 
   PipelineConfig config_;
   std::shared_ptr<const detect::Matcher> matcher_;
@@ -68,6 +75,7 @@ class Pipeline final : private flow::StreamConsumerFactory {
   PipelineCounters counters_;
   decode::TcpSegment segment_;
   Timestamp last_ts_;
+  std::string event_buffer_;  // reused for smtp events
 };
 
 }  // namespace rcptwatch::app

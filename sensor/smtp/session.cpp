@@ -218,6 +218,36 @@ struct SmtpSession::Impl {
     observer.on_recipient(event);
   }
 
+  // The reassembler saw two different copies of the same client bytes. Recipients in the
+  // copy the parser did not follow are reported too (reply unknown: which copy the server
+  // kept cannot be told), in the context of the transaction open now; state is unchanged.
+  void parse_conflicting_copy(Bytes data, Timestamp at) {
+    if (tls) return;
+    const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      const std::size_t eol = text.find('\n', pos);
+      std::string_view line = text.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      const Command cmd = parse_command(line);
+      if (cmd.verb == Verb::Rcpt && line.size() <= limits.max_line_bytes) {
+        const PathArgument path = parse_rcpt_to(cmd.argument);
+        if (path.ok() && !path.null_path) {
+          ++counters.conflict_recipients;
+          if (transaction_open()) {
+            emit_recipient(transactions.back(), path.address, path.domain, at, std::nullopt);
+          } else {
+            Transaction none;
+            none.helo = helo;
+            emit_recipient(none, path.address, path.domain, at, std::nullopt);
+          }
+        }
+      }
+      if (eol == std::string_view::npos) break;
+      pos = eol + 1;
+    }
+  }
+
   void resolve_recipient(const Pending& p, std::optional<int> reply) {
     Transaction* t = find_transaction(p.transaction);
     if (t == nullptr) return;  // cannot happen: a transaction outlives its pending recipients
@@ -769,6 +799,10 @@ void SmtpSession::on_server_gap(std::uint64_t /*length*/, Timestamp /*ts*/) {
   ++impl_->counters.gaps;
   if (impl_->closed || impl_->tls) return;
   impl_->on_server_gap();
+}
+
+void SmtpSession::on_client_conflict(Bytes alternative, Timestamp ts) {
+  impl_->parse_conflicting_copy(alternative, ts);
 }
 
 void SmtpSession::on_close(Timestamp /*ts*/) {

@@ -34,6 +34,7 @@ struct SmtpCounters {
   std::uint64_t resyncs = 0;
   std::uint64_t tls_sessions = 0;
   std::uint64_t data_bytes_skipped = 0;
+  std::uint64_t conflict_recipients = 0;  // recipients found only in a conflicting TCP copy
   // Added by the smtp stage.
   std::uint64_t malformed_commands = 0;     // e.g. BDAT without a usable size
   std::uint64_t malformed_replies = 0;      // server line not "ddd[ -]text"
@@ -124,6 +125,9 @@ class SmtpSession {
   void on_server_data(Bytes data, Timestamp ts);
   void on_client_gap(std::uint64_t length, Timestamp ts);
   void on_server_gap(std::uint64_t length, Timestamp ts);
+  // Another copy of client bytes already seen, with different content (TCP overlap
+  // conflict): its RCPT lines are reported too, with reply unknown; parser state is unchanged.
+  void on_client_conflict(Bytes alternative, Timestamp ts);
   // The connection ended: report every recipient still waiting for a reply (reply unknown).
   void on_close(Timestamp ts);
 

@@ -61,6 +61,26 @@ TEST(JsonWriter, NestedObjectsAndScalars) {
             R"({"a":1,"o":{"s":"x","n":null,"r":250},"b":true,"u":18446744073709551615,"neg":-5})");
 }
 
+TEST(JsonWriter, ArraysOfObjectsAndEmptyArrays) {
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("a");
+  w.begin_array();
+  w.begin_object();
+  w.field("x", 1);
+  w.end_object();
+  w.begin_object();
+  w.field("x", std::optional<int>{});
+  w.end_object();
+  w.end_array();
+  w.key("e");
+  w.begin_array();
+  w.end_array();
+  w.end_object();
+  EXPECT_EQ(out, R"({"a":[{"x":1},{"x":null}],"e":[]})");
+}
+
 TEST(FormatJson, GoldenAlert) {
   std::string out;
   format_json(sample_alert(), out);
@@ -71,7 +91,7 @@ TEST(FormatJson, GoldenAlert) {
             R"("alert":{"signature_id":1,"signature":"Lookalike of \"mil\"","severity":"critical"},)"
             R"("smtp":{"helo":"client.example","mail_from":"alice@example.com",)"
             R"("rcpt_to":"\"john doe\"@army.ml","rcpt_reply":250,"transaction":1},)"
-            R"("lookalike":{"domain":"army.ml","protected":"mil","technique":"tld-omission","distance":1}})");
+            R"("lookalike":{"domain":"army.ml","domain_unicode":"army.ml","protected":"mil","technique":"tld-omission","distance":1}})");
 }
 
 TEST(FormatJson, ParsesBackWithNullReplyAndIpv6) {

@@ -2,7 +2,7 @@
 # Golden replay of one capture: runs the real rcptwatch binary on pcaps/NAME.pcap with the
 # shipped rules and compares stdout with pcaps/expected/NAME.jsonl and the exit status with
 # pcaps/expected/NAME.exit (0 when that file is absent); when pcaps/expected/NAME.stderr exists,
-# stderr must contain each of its lines.
+# stderr must contain each of its lines; pcaps/expected/NAME.args adds options to the run.
 # Usage: run_golden.sh BINARY SOURCE_DIR NAME
 set -u
 binary=$1 src=$2 name=$3
@@ -16,7 +16,10 @@ if [ ! -f "$expected" ]; then
 fi
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
-"$binary" -r "$pcap" --rules "$src/rules/default.rules" >"$out" 2>"$err"
+# Extra options for this capture (e.g. --log-envelopes), one line, in pcaps/expected/NAME.args.
+extra=()
+[ -f "$src/pcaps/expected/$name.args" ] && read -r -a extra <"$src/pcaps/expected/$name.args"
+"$binary" -r "$pcap" --rules "$src/rules/default.rules" "${extra[@]}" >"$out" 2>"$err"
 status=$?
 fail=0
 if [ "$status" != "$expected_exit" ]; then

@@ -887,3 +887,50 @@ TEST(SmtpSession, CountersAreSharedAcrossSessions) {
 
 }  // namespace
 }  // namespace rcptwatch::smtp
+
+namespace rcptwatch::smtp {
+namespace {
+
+TEST(SmtpSessionConflict, RecipientsOfTheOtherCopyAreReportedInContext) {
+  Recorder recorder;
+  SmtpCounters counters;
+  SmtpSession session({}, recorder, counters);
+  session.on_server_data(bytes_of("220 hi\r\n"), Timestamp{1});
+  session.on_client_data(bytes_of("EHLO c.example\r\nMAIL FROM:<a@b.example>\r\n"), Timestamp{2});
+  session.on_client_data(bytes_of("RCPT TO:<ok@example.com>\r\n"), Timestamp{3});
+  session.on_client_conflict(bytes_of("RCPT TO:<bobbie@army.ml>\r\n"), Timestamp{4});
+  ASSERT_EQ(recorder.rcpts.size(), 1u);  // reported at once, reply unknown
+  EXPECT_EQ(recorder.rcpts[0],
+            (Rcpt{"c.example", "a@b.example", "bobbie@army.ml", "army.ml", nullopt, 1}));
+  EXPECT_EQ(counters.conflict_recipients, 1u);
+  // The state followed the first copy: its recipient still gets the server's answer.
+  session.on_server_data(bytes_of("250 ok\r\n250 ok\r\n250 ok\r\n"), Timestamp{5});
+  session.on_close(Timestamp{6});
+  ASSERT_EQ(recorder.rcpts.size(), 2u);
+  EXPECT_EQ(recorder.rcpts[1].rcpt_to, "ok@example.com");
+  EXPECT_EQ(recorder.rcpts[1].reply, optional<int>(250));
+}
+
+TEST(SmtpSessionConflict, PartialLinesAndNonRcptLinesAreIgnored) {
+  Recorder recorder;
+  SmtpCounters counters;
+  SmtpSession session({}, recorder, counters);
+  session.on_client_conflict(bytes_of("mple.com>\r\nNOOP\r\nMAIL FROM:<x@army.ml>\r\nRCPT TO:<>\r\n"),
+                             Timestamp{1});
+  EXPECT_TRUE(recorder.rcpts.empty());
+  EXPECT_EQ(counters.conflict_recipients, 0u);
+}
+
+TEST(SmtpSessionConflict, IgnoredOnceEncrypted) {
+  Recorder recorder;
+  SmtpCounters counters;
+  SmtpSession session({}, recorder, counters);
+  session.on_server_data(bytes_of("220 hi\r\n"), Timestamp{1});
+  session.on_client_data(bytes_of("STARTTLS\r\n"), Timestamp{2});
+  session.on_server_data(bytes_of("220 go ahead\r\n"), Timestamp{3});
+  session.on_client_conflict(bytes_of("RCPT TO:<bobbie@army.ml>\r\n"), Timestamp{4});
+  EXPECT_TRUE(recorder.rcpts.empty());
+}
+
+}  // namespace
+}  // namespace rcptwatch::smtp
