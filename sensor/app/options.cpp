@@ -121,7 +121,12 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
                  "out-of-order bytes held per direction (default 1048576)");
   add_int_option(limits, "max-buffer-total", "out-of-order bytes held in all (default 268435456)");
   add_int_option(limits, "established-timeout", "idle seconds before a connection is dropped (default 600)");
+  add_int_option(limits, "syn-timeout", "idle seconds before a half-open connection is dropped (default 30)");
+  add_int_option(limits, "closed-timeout", "seconds a closed connection is remembered (default 10)");
   add_int_option(limits, "max-line", "longest SMTP line kept, in bytes (default 4096)");
+  add_int_option(limits, "max-fragment-datagrams", "IP datagrams under reassembly at once (default 4096)");
+  add_int_option(limits, "max-fragment-bytes", "bytes held for IP reassembly in all (default 16777216)");
+  add_int_option(limits, "fragment-timeout", "seconds an incomplete IP datagram is kept (default 30)");
 
   po::options_description all;
   all.add(general).add(input).add(detection).add(limits);
@@ -213,11 +218,20 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
 
   auto& tracker = o.pipeline.tracker;
   std::int64_t established_s = 0;
+  std::int64_t syn_s = 0;
+  std::int64_t closed_s = 0;
+  std::int64_t fragment_s = 0;
+  auto& decoder = o.pipeline.decoder;
   for (auto r : {take_positive(vm, "max-flows", tracker.max_flows),
                  take_positive(vm, "max-buffer-per-direction",
                                tracker.max_buffered_bytes_per_direction),
                  take_positive(vm, "max-buffer-total", tracker.max_buffered_bytes_total),
                  take_positive(vm, "established-timeout", established_s),
+                 take_positive(vm, "syn-timeout", syn_s),
+                 take_positive(vm, "closed-timeout", closed_s),
+                 take_positive(vm, "fragment-timeout", fragment_s),
+                 take_positive(vm, "max-fragment-datagrams", decoder.max_fragment_datagrams),
+                 take_positive(vm, "max-fragment-bytes", decoder.max_fragment_bytes),
                  take_positive(vm, "max-line", o.pipeline.smtp.max_line_bytes),
                  take_positive(vm, "queue-size", o.queue_size),
                  take_positive(vm, "max-message-bytes", o.max_message_bytes),
@@ -225,6 +239,9 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
     if (!r) return tl::unexpected(r.error());
   }
   if (established_s > 0) tracker.established_timeout_usec = established_s * 1'000'000;
+  if (syn_s > 0) tracker.syn_timeout_usec = syn_s * 1'000'000;
+  if (closed_s > 0) tracker.closed_timeout_usec = closed_s * 1'000'000;
+  if (fragment_s > 0) decoder.fragment_timeout_usec = fragment_s * 1'000'000;
   if (vm.count("flush-timeout")) o.flush_timeout_ms *= 1000;
   if (vm.count("dedup-window")) {
     const std::int64_t v = vm["dedup-window"].as<std::int64_t>();

@@ -37,6 +37,39 @@ TEST(Options, RepeatableRulesAndLongForms) {
   EXPECT_EQ(r->options.pipeline.tracker.max_flows, 10u);
 }
 
+TEST(Options, LimitsReachTheStages) {
+  auto r = parse({"-r", "x", "--syn-timeout", "5", "--closed-timeout", "2", "--established-timeout",
+                  "60", "--fragment-timeout", "7", "--max-fragment-datagrams", "9",
+                  "--max-fragment-bytes", "1000", "--max-buffer-per-direction", "4096",
+                  "--max-buffer-total", "65536", "--max-line", "512"});
+  ASSERT_TRUE(r) << r.error();
+  const auto& p = r->options.pipeline;
+  EXPECT_EQ(p.tracker.syn_timeout_usec, 5'000'000);
+  EXPECT_EQ(p.tracker.closed_timeout_usec, 2'000'000);
+  EXPECT_EQ(p.tracker.established_timeout_usec, 60'000'000);
+  EXPECT_EQ(p.decoder.fragment_timeout_usec, 7'000'000);
+  EXPECT_EQ(p.decoder.max_fragment_datagrams, 9u);
+  EXPECT_EQ(p.decoder.max_fragment_bytes, 1000u);
+  EXPECT_EQ(p.tracker.max_buffered_bytes_per_direction, 4096u);
+  EXPECT_EQ(p.tracker.max_buffered_bytes_total, 65536u);
+  EXPECT_EQ(p.smtp.max_line_bytes, 512u);
+}
+
+TEST(Options, OutputsFormatsAndDedup) {
+  auto r = parse({"-r", "x", "--format", "cef", "--output", "stdout", "--output",
+                  "syslog+tcp://127.0.0.1:6514?format=rfc5424", "--dedup-window", "0",
+                  "--rate-limit", "30", "--log-envelopes"});
+  ASSERT_TRUE(r) << r.error();
+  const auto& o = r->options;
+  ASSERT_EQ(o.outputs.size(), 2u);
+  EXPECT_EQ(o.outputs[0].format, alert::Format::Cef);
+  EXPECT_EQ(o.outputs[1].format, alert::Format::Rfc5424);
+  EXPECT_EQ(o.outputs[1].port, 6514);
+  EXPECT_EQ(o.dedup.window_usec, 0);
+  EXPECT_EQ(o.dedup.rate_per_minute, 30u);
+  EXPECT_TRUE(o.pipeline.log_envelopes);
+}
+
 TEST(Options, HelpAndVersion) {
   auto h = parse({"--help"});
   ASSERT_TRUE(h);
@@ -73,6 +106,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{{"-r", "a", "--ports", ""}, "--ports"},
                       BadCase{{"-r", "a", "--ports", "25,,587"}, "''"},
                       BadCase{{"-r", "a", "--format", "xml"}, "xml"},
+                      BadCase{{"-r", "a", "--output", "ftp://x"}, "ftp://x"},
+                      BadCase{{"-r", "a", "--dedup-window", "-1"}, "dedup-window"},
+                      BadCase{{"-r", "a", "--syslog-facility", "24"}, "syslog-facility"},
+                      BadCase{{"-r", "a", "--syn-timeout", "0"}, "syn-timeout"},
                       BadCase{{"-r", "a", "--max-flows", "0"}, "max-flows"},
                       BadCase{{"-r", "a", "--max-flows", "lots"}, "max-flows"},
                       BadCase{{"-r"}, "read"},
