@@ -27,10 +27,13 @@
 
 /* Record payload classes: bpf_ringbuf_reserve needs a constant size, so a frame goes into the
  * smallest class that holds it. The largest holds a TSO/GRO super-segment. */
-#define RW_CLASS_SMALL 256
-#define RW_CLASS_MEDIUM 2048
-#define RW_CLASS_LARGE 9216
-#define RW_CLASS_HUGE 65535
+#define RW_CLASS_1 256   /* SYN, ACK, short commands and replies */
+#define RW_CLASS_2 2048  /* a 1500-byte MTU frame */
+#define RW_CLASS_3 4096
+#define RW_CLASS_4 9216  /* jumbo frame */
+#define RW_CLASS_5 16384 /* GRO/TSO super-segments */
+#define RW_CLASS_6 32768
+#define RW_CLASS_7 65535 /* the largest IP datagram plus link header fits */
 
 /* One ring buffer record: this header, then captured_length bytes of Ethernet frame. */
 struct rw_event {

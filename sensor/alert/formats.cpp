@@ -155,14 +155,15 @@ void format_cef(const Alert& a, const FormatContext& ctx, std::string& out) {
 }
 
 void format_leef(const Alert& a, const FormatContext& ctx, std::string& out) {
-  // LEEF 2.0 with a declared delimiter: tab, written as "x09".
+  // LEEF 2.0 with a declared delimiter: '^'. Not tab: syslog relays (rsyslog by default)
+  // rewrite control characters as "#011", which breaks tab-delimited LEEF on the way.
   out += "LEEF:2.0|";
   out += kVendor;
   out += '|';
   out += kVendor;
   out += '|';
   out += ctx.version;
-  out += "|LOOKALIKE|x09|";
+  out += "|LOOKALIKE|^|";
   std::string reply_buf;
   const std::pair<std::string_view, std::string> attrs[] = {
       {"devTime", format_rfc3339(a.ts)},
@@ -191,7 +192,7 @@ void format_leef(const Alert& a, const FormatContext& ctx, std::string& out) {
   };
   bool first = true;
   for (const auto& [key, value] : attrs) {
-    if (!first) out += '\t';
+    if (!first) out += '^';
     first = false;
     out += key;
     out += '=';
@@ -313,9 +314,9 @@ void append_cef_value(std::string& out, std::string_view v) {
 }
 
 void append_leef_value(std::string& out, std::string_view v) {
-  // The delimiter (tab) and line breaks cannot appear in a LEEF value; replace them.
+  // The delimiter and control characters cannot appear in a LEEF value; replace them.
   for (char c : v) {
-    out += (c == '\t' || c == '\r' || c == '\n') ? ' ' : c;
+    out += (c == '^' || c == '\t' || c == '\r' || c == '\n') ? ' ' : c;
   }
 }
 

@@ -38,6 +38,6 @@ void format_alert(Format format, const Alert& a, const FormatContext& ctx, std::
 void append_sd_param_value(std::string& out, std::string_view v);  // RFC 5424: " \ ]
 void append_cef_header(std::string& out, std::string_view v);      // CEF header: | \ .
 void append_cef_value(std::string& out, std::string_view v);       // CEF extension: \ = CR LF
-void append_leef_value(std::string& out, std::string_view v);      // LEEF: tab delimiter, CR LF
+void append_leef_value(std::string& out, std::string_view v);      // LEEF: ^ delimiter, tab, CR LF
 
 }  // namespace rcptwatch::alert

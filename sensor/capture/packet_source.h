@@ -29,6 +29,14 @@ struct SourceStats {
   std::uint64_t bytes = 0;
   std::uint64_t dropped_by_kernel = 0;     // pcap_stats ps_drop (live only)
   std::uint64_t dropped_by_interface = 0;  // pcap_stats ps_ifdrop (live only)
+  // eBPF capture only: the in-kernel filter's counters (ring buffer losses are also
+  // dropped_by_kernel; truncated frames were delivered with wire_length > data.size()).
+  bool has_kernel_filter = false;
+  std::uint64_t filter_seen = 0;
+  std::uint64_t filter_matched = 0;
+  std::uint64_t filter_ringbuf_full = 0;
+  std::uint64_t filter_truncated = 0;
+  std::uint64_t filter_malformed = 0;
 };
 
 class PacketSource {

@@ -103,15 +103,15 @@ TEST(Formats, CefEscapes) {
 
 TEST(Formats, LeefGolden) {
   Alert a = sample_alert();
-  a.rcpt_to = "tab\there@army.ml";
+  a.rcpt_to = "tab\there^x@army.ml";
   EXPECT_EQ(render(Format::Leef, a),
-            "LEEF:2.0|rcptwatch|rcptwatch|0.1.0|LOOKALIKE|x09|"
-            "devTime=2023-07-17T08:15:30.123456Z\tdevTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSSSSX\t"
-            "cat=lookalike-recipient\tsev=10\tsrc=10.99.0.1\tsrcPort=40000\tdst=10.99.0.2\t"
-            "dstPort=25\tproto=TCP\tusrName=alice@example.com\tsender=alice@example.com\t"
-            "recipient=tab here@army.ml\trcptReply=250\thelo=client.example\tsid=1\t"
-            "signature=Lookalike of \"mil\"\tlookalikeDomain=army.ml\tprotectedDomain=mil\t"
-            "technique=tld-omission\tdistance=1\tcapture=complete\tflowId=7\trepeatCount=0");
+            "LEEF:2.0|rcptwatch|rcptwatch|0.1.0|LOOKALIKE|^|"
+            "devTime=2023-07-17T08:15:30.123456Z^devTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSSSSX^"
+            "cat=lookalike-recipient^sev=10^src=10.99.0.1^srcPort=40000^dst=10.99.0.2^"
+            "dstPort=25^proto=TCP^usrName=alice@example.com^sender=alice@example.com^"
+            "recipient=tab here x@army.ml^rcptReply=250^helo=client.example^sid=1^"
+            "signature=Lookalike of \"mil\"^lookalikeDomain=army.ml^protectedDomain=mil^"
+            "technique=tld-omission^distance=1^capture=complete^flowId=7^repeatCount=0");
 }
 
 TEST(Formats, NonAsciiRecipientSurvivesEveryFormat) {

@@ -8,86 +8,14 @@ set -euo pipefail
 
 SENDER=${1:?usage: syslog_rsyslog.sh SENDER CHECKER}
 CHECKER=${2:?usage: syslog_rsyslog.sh SENDER CHECKER}
-RSYSLOGD=/usr/sbin/rsyslogd
-[ -x "$RSYSLOGD" ] || { echo "SKIP: $RSYSLOGD not installed"; exit 77; }
-
-DIR=$(mktemp -d /tmp/rw_e2e_syslog.XXXXXX)
-RSYSLOG_PID=""
-stop_rsyslog() {
-  if [ -n "$RSYSLOG_PID" ] && kill -0 "$RSYSLOG_PID" 2>/dev/null; then
-    kill -TERM "$RSYSLOG_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$RSYSLOG_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$RSYSLOG_PID" 2>/dev/null || true
-    wait "$RSYSLOG_PID" 2>/dev/null || true
-  fi
-  RSYSLOG_PID=""
-}
-cleanup() {
-  stop_rsyslog
-  if [ "${KEEP_E2E_DIR:-0}" = 1 ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT INT TERM
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# Two free ports, chosen by the kernel (tiny race with other users; acceptable for a test).
-read -r UDP_PORT TCP_PORT < <(python3 - <<'PY'
-import socket
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("127.0.0.1", 0))
-print(u.getsockname()[1], t.getsockname()[1])
-PY
-)
-
-mkdir -p "$DIR/work"
-cat > "$DIR/rsyslog.conf" <<CONF
-# Private instance: own work directory, no imuxsock (never touches the system's /dev/log).
-global(workDirectory="$DIR/work" maxMessageSize="16k")
-module(load="imudp")
-module(load="imtcp")
-template(name="raw" type="string" string="%rawmsg%\n")
-ruleset(name="fromudp") { action(type="omfile" file="$DIR/udp.log" template="raw") }
-ruleset(name="fromtcp") { action(type="omfile" file="$DIR/tcp.log" template="raw") }
-input(type="imudp" address="127.0.0.1" port="$UDP_PORT" ruleset="fromudp")
-input(type="imtcp" address="127.0.0.1" port="$TCP_PORT" ruleset="fromtcp")
-CONF
-
-start_rsyslog() {
-  rm -f "$DIR/rsyslogd.pid"
-  "$RSYSLOGD" -n -f "$DIR/rsyslog.conf" -i "$DIR/rsyslogd.pid" >>"$DIR/rsyslogd.out" 2>&1 &
-  RSYSLOG_PID=$!
-  # Ready when the TCP port accepts connections (imudp binds before imtcp starts).
-  for _ in $(seq 100); do
-    kill -0 "$RSYSLOG_PID" 2>/dev/null || { cat "$DIR/rsyslogd.out" >&2; fail "rsyslogd exited"; }
-    if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1', $TCP_PORT)))" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "rsyslogd did not listen on $TCP_PORT within 10 s"
-}
-
-# Waits until FILE has at least N lines containing PATTERN (rsyslog writes asynchronously).
-wait_lines() {
-  local file=$1 pattern=$2 n=$3
-  for _ in $(seq 100); do
-    if [ -f "$file" ] && [ "$(grep -c -- "$pattern" "$file" || true)" -ge "$n" ]; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=rsyslog_lib.sh
+source "$(dirname "$0")/rsyslog_lib.sh"
 
 counter() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
 # --- 1. Formats: rsyslog up, every alert arrives with the right fields. -------------------
 start_rsyslog
-# imudp may come up after imtcp: probe until a datagram lands in the file.
-for _ in $(seq 50); do
-  python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'<134>1 - probe - - - - ready', ('127.0.0.1', $UDP_PORT))"
-  grep -q ' probe ' "$DIR/udp.log" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q ' probe ' "$DIR/udp.log" 2>/dev/null || fail "imudp not receiving on $UDP_PORT"
+wait_udp_ready
 N=60
 OUT=$(timeout 60 "$SENDER" --output "syslog+udp://127.0.0.1:$UDP_PORT?format=rfc5424" --count $N \
       --hostname fmt-udp)
