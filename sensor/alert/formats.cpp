@@ -34,15 +34,8 @@ std::string_view reply_text(const Alert& a, std::string& buf) {
 }
 
 void format_rfc5424(const Alert& a, const FormatContext& ctx, std::string& out) {
-  out += '<';
-  out += std::to_string(ctx.facility * 8 + syslog_severity(a.severity));
-  out += ">1 ";
-  out += format_rfc3339(a.ts);
-  out += ' ';
-  out += ctx.hostname.empty() ? std::string("-") : ctx.hostname;
-  out += " rcptwatch ";
-  out += std::to_string(ctx.pid);
-  out += " LOOKALIKE [";
+  append_rfc5424_header(out, ctx, syslog_severity(a.severity), a.ts, "LOOKALIKE");
+  out += " [";
   out += kSdId;
   std::string reply_buf;
   const std::pair<std::string_view, std::string> params[] = {
@@ -68,23 +61,7 @@ void format_rfc5424(const Alert& a, const FormatContext& ctx, std::string& out) 
 }
 
 void format_rfc3164(const Alert& a, const FormatContext& ctx, std::string& out) {
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::time_t t = static_cast<std::time_t>(a.ts.usec / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[32];
-  std::snprintf(stamp, sizeof stamp, "%s %2d %02d:%02d:%02d", kMonths[tm.tm_mon], tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
-  out += '<';
-  out += std::to_string(ctx.facility * 8 + syslog_severity(a.severity));
-  out += '>';
-  out += stamp;
-  out += ' ';
-  out += ctx.hostname.empty() ? std::string("-") : ctx.hostname;
-  out += " rcptwatch[";
-  out += std::to_string(ctx.pid);
-  out += "]: ";
+  append_rfc3164_header(out, ctx, syslog_severity(a.severity), a.ts);
   std::string msg = human_message(a);
   // RFC 3164 has no structure; keep the message on one line.
   for (char& c : msg) {
@@ -219,6 +196,41 @@ void truncate_field(std::string& s, std::size_t keep) {
 }
 
 }  // namespace
+
+void append_rfc5424_header(std::string& out, const FormatContext& ctx, std::uint8_t severity,
+                           Timestamp ts, std::string_view msgid) {
+  out += '<';
+  out += std::to_string(ctx.facility * 8 + severity);
+  out += ">1 ";
+  out += format_rfc3339(ts);
+  out += ' ';
+  out += ctx.hostname.empty() ? std::string("-") : ctx.hostname;
+  out += " rcptwatch ";
+  out += std::to_string(ctx.pid);
+  out += ' ';
+  out += msgid;
+}
+
+void append_rfc3164_header(std::string& out, const FormatContext& ctx, std::uint8_t severity,
+                           Timestamp ts) {
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t t = static_cast<std::time_t>(ts.usec / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "%s %2d %02d:%02d:%02d", kMonths[tm.tm_mon], tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  out += '<';
+  out += std::to_string(ctx.facility * 8 + severity);
+  out += '>';
+  out += stamp;
+  out += ' ';
+  out += ctx.hostname.empty() ? std::string("-") : ctx.hostname;
+  out += " rcptwatch[";
+  out += std::to_string(ctx.pid);
+  out += "]: ";
+}
 
 tl::expected<Format, std::string> parse_format(std::string_view name) {
   if (name == "json") return Format::Json;

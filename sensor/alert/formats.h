@@ -34,6 +34,13 @@ std::uint8_t cef_severity(Severity s);     // critical 10, high 8, medium 5, low
 // truncated with the mark "[...]" so that the result stays within ctx.max_bytes.
 void format_alert(Format format, const Alert& a, const FormatContext& ctx, std::string& out);
 
+// Syslog headers shared by alerts and other events: "<PRI>1 TIMESTAMP HOST rcptwatch PID MSGID"
+// (RFC 5424, no trailing space) and "<PRI>Mmm dd hh:mm:ss HOST rcptwatch[PID]: " (RFC 3164).
+void append_rfc5424_header(std::string& out, const FormatContext& ctx, std::uint8_t severity,
+                           Timestamp ts, std::string_view msgid);
+void append_rfc3164_header(std::string& out, const FormatContext& ctx, std::uint8_t severity,
+                           Timestamp ts);
+
 // Escapers, exposed for tests.
 void append_sd_param_value(std::string& out, std::string_view v);  // RFC 5424: " \ ]
 void append_cef_header(std::string& out, std::string_view v);      // CEF header: | \ .

@@ -2,7 +2,6 @@
 #include "alert/queued_sink.h"
 
 #include <chrono>
-#include <ctime>
 #include <optional>
 
 namespace rcptwatch::alert {
@@ -20,36 +19,13 @@ Timestamp wall_clock_now() {
 constexpr std::uint8_t kSyslogInfo = 6;
 
 void wrap_event_rfc5424(std::string_view json, const FormatContext& ctx, std::string& out) {
-  out += '<';
-  out += std::to_string(ctx.facility * 8 + kSyslogInfo);
-  out += ">1 ";
-  out += format_rfc3339(wall_clock_now());
-  out += ' ';
-  out += ctx.hostname.empty() ? std::string("-") : ctx.hostname;
-  out += " rcptwatch ";
-  out += std::to_string(ctx.pid);
-  out += " STATS - \xEF\xBB\xBF";
+  append_rfc5424_header(out, ctx, kSyslogInfo, wall_clock_now(), "STATS");
+  out += " - \xEF\xBB\xBF";
   out += json;
 }
 
 void wrap_event_rfc3164(std::string_view json, const FormatContext& ctx, std::string& out) {
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::time_t t = static_cast<std::time_t>(wall_clock_now().usec / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[32];
-  std::snprintf(stamp, sizeof stamp, "%s %2d %02d:%02d:%02d", kMonths[tm.tm_mon], tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
-  out += '<';
-  out += std::to_string(ctx.facility * 8 + kSyslogInfo);
-  out += '>';
-  out += stamp;
-  out += ' ';
-  out += ctx.hostname.empty() ? std::string("-") : ctx.hostname;
-  out += " rcptwatch[";
-  out += std::to_string(ctx.pid);
-  out += "]: ";
+  append_rfc3164_header(out, ctx, kSyslogInfo, wall_clock_now());
   out += json;
 }
 
