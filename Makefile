@@ -40,5 +40,15 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-all
 
+# Benchmarks (bench/): Release build, generated captures (cached in build-bench/captures),
+# floor vs rcptwatch vs tshark, SYN flood, micro-benchmarks; rewrites docs/PERFORMANCE.md.
+# -O2 as shipped (RelWithDebInfo is -O2 too); GCC 12's -O3 also raises false -Wrestrict errors.
+BENCH_BUILD ?= build-bench
+bench: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
+	  -DBUILD_TESTING=OFF
+	cmake --build $(BENCH_BUILD) -j$(JOBS) --target rcptwatch pcap_floor flow_memory micro_bench detect_bench
+	./bench/run-bench.sh $(BENCH_BUILD)
+
 clean:
 	rm -rf $(BUILD)

@@ -84,7 +84,7 @@ std::vector<std::string> queries(const std::vector<std::string>& domains) {
         case 4: d[pos] = d[pos] == 'o' ? '0' : 'x'; break;    // replacement / homoglyph
         default: d += ".com"; break;                          // appended-tld
       }
-      if (d.front() == '.' || d.front() == '-') d.insert(0, "a");
+      if (d.front() == '.' || d.front() == '-') d = "a" + d;  // (insert(0, ...) trips GCC 12 -Wrestrict)
       q.push_back(d);
     } else {
       q.push_back(random_domain(rng) + (i % 6 == 1 ? "" : ""));

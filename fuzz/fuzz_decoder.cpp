@@ -1,7 +1,7 @@
-// libFuzzer entry point for PacketDecoder (built only by a separate clang -fsanitize=fuzzer
-// build, not by CMake). The first input byte picks the link type and the second the packet
-// time step, so one decoder instance sees a sequence of frames and its fragment store, caps
-// and timeouts get exercised across calls, not just one-shot parsing.
+// libFuzzer entry point for PacketDecoder (fuzz/CMakeLists.txt, RCPTWATCH_FUZZ=ON). The
+// first input byte picks the link type and the second the packet time step, so one decoder
+// instance sees a sequence of frames and its fragment store, caps and timeouts get exercised
+// across calls, not just one-shot parsing.
 #include <algorithm>
 #include <array>
 #include <cstddef>

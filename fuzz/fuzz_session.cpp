@@ -1,8 +1,7 @@
 // libFuzzer entry point for the SMTP session: the input is a script of client bytes, server
 // bytes and gaps in both directions, replayed into one session with small limits so that the
-// caps (line length, pending commands, recipients) are reached. Not part of the CMake build;
-// build with: clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -I sensor
-//   tests/smtp/fuzz_session.cpp sensor/smtp/*.cpp sensor/common/types.cpp
+// caps (line length, pending commands, recipients) are reached. Built by fuzz/CMakeLists.txt
+// (RCPTWATCH_FUZZ=ON); `make fuzz` runs it.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

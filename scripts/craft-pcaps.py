@@ -17,7 +17,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 
-from scapy.all import (IP, TCP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether, IPv6,
+from scapy.all import (IP, TCP, UDP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether, IPv6,
                        IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, PadN, Raw, fragment, fragment6)
 
 SEQ_MOD = 1 << 32
@@ -682,6 +682,143 @@ def build_smtp_grammar():
     return LINKTYPE_ETHERNET, eth4(conv)
 
 
+# --- DNS and encrypted SMTP (issue 11) -----------------------------------------------------------
+
+RESOLVER4 = "192.0.2.53"
+LOOKALIKE_MX4 = "203.0.113.7"   # mx.army.ml in dns-mx-starttls
+BENIGN_MX4 = "198.51.100.26"    # mx.example.com in dns-clean
+
+
+def dns_name(name):
+    return b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00"
+
+
+def dns_message(ident, flags, questions, answers=(), additional=()):
+    """questions: [(name, type)]; records: (name_bytes, type, ttl, rdata) with name_bytes
+    already encoded (so tests can use compression pointers)."""
+    out = struct.pack(">HHHHHH", ident, flags, len(questions), len(answers), 0, len(additional))
+    for name, qtype in questions:
+        out += dns_name(name) + struct.pack(">HH", qtype, 1)
+    for name, rtype, ttl, rdata in list(answers) + list(additional):
+        out += name + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+    return out
+
+
+PTR_QNAME = b"\xc0\x0c"  # compression pointer to the question name at offset 12
+TYPE_A, TYPE_MX, TYPE_AAAA = 1, 15, 28
+
+
+def mx_target_pointer(qname):
+    """Pointer to the MX target of a one-question, one-MX-answer response: header (12) +
+    question + answer name pointer (2) + type/class/ttl/rdlength (10) + preference (2)."""
+    return struct.pack(">H", 0xC000 | (12 + len(dns_name(qname)) + 4 + 2 + 10 + 2))
+
+
+def udp_frame(src, sport, dst, dport, payload, ip_id):
+    side = "c" if src.startswith("192.0.2.10") else "s"
+    return ethernet(side, IP(src=src, dst=dst, id=ip_id, flags="DF", ttl=64)
+                    / UDP(sport=sport, dport=dport) / Raw(payload))
+
+
+def tcp_frames(conv, server, port):
+    """Ethernet frames of a conversation with a server other than SERVER4:25."""
+    ids = IpIds()
+    frames = []
+    for seg in conv.segments:
+        src, dst = (CLIENT4, server) if seg.side == "c" else (server, CLIENT4)
+        sport, dport = (conv.client_port, port) if seg.side == "c" else (port, conv.client_port)
+        options = [("MSS", 1460), ("SAckOK", b""), ("WScale", 7)] if "S" in seg.flags else []
+        tcp = TCP(sport=sport, dport=dport, flags=seg.flags, seq=seg.seq,
+                  ack=seg.ack if "A" in seg.flags else 0, window=64240, options=options)
+        if seg.payload:
+            tcp = tcp / Raw(seg.payload)
+        frames.append(ethernet(seg.side, IP(src=src, dst=dst, id=ids.take(seg.side), flags="DF",
+                                            ttl=64) / tcp))
+    return frames
+
+
+def client_hello(server_name):
+    """A TLS 1.2/1.3 ClientHello record: fixed random, two suites, server_name (+ an empty
+    supported_groups-like extension before it, so SNI is not the first extension)."""
+    sni = server_name.encode()
+    sni_ext = struct.pack(">HH", 0, len(sni) + 5) + struct.pack(">HBH", len(sni) + 3, 0, len(sni)) + sni
+    other_ext = struct.pack(">HH", 10, 4) + struct.pack(">HH", 2, 0x001d)
+    exts = other_ext + sni_ext
+    body = (b"\x03\x03" + bytes(range(32)) + b"\x00" + struct.pack(">H", 4) + b"\x13\x01\x13\x02"
+            + b"\x01\x00" + struct.pack(">H", len(exts)) + exts)
+    return tls_record(0x16, b"\x01" + struct.pack(">I", len(body))[1:] + body)
+
+
+def starttls_session(client_port, server_host, sni, client_isn, server_isn, seed):
+    rng = random.Random(seed)
+    noise = lambda n: bytes(rng.randrange(256) for _ in range(n))
+    conv = TcpConversation(client_port, client_isn=client_isn, server_isn=server_isn)
+    conv.handshake()
+    conv.play([("s", f"220 {server_host} ESMTP ready\r\n".encode()),
+               ("c", b"EHLO client.example.org\r\n"),
+               ("s", f"250-{server_host} Hello client.example.org\r\n250-PIPELINING\r\n"
+                     "250-STARTTLS\r\n250 8BITMIME\r\n".encode()),
+               ("c", b"STARTTLS\r\n"), ("s", b"220 2.0.0 Ready to start TLS\r\n")])
+    conv.send("c", client_hello(sni))
+    conv.send("s", tls_record(0x16, b"\x02\x00\x00\x4c\x03\x03" + noise(74)))
+    conv.send("c", tls_record(0x17, noise(64)))
+    conv.send("s", tls_record(0x17, noise(48)))
+    conv.close()
+    return conv
+
+
+def build_dns_mx_starttls():
+    # The sending MTA resolves army.ml MX (answer compressed against the question), gets
+    # mx.army.ml with its address in the additional section, then connects with STARTTLS.
+    query = dns_message(0x4d58, 0x0100, [("army.ml", TYPE_MX)])
+    mx_rdata = struct.pack(">H", 10) + b"\x02mx" + PTR_QNAME   # mx.army.ml, compressed
+    response = dns_message(0x4d58, 0x8180, [("army.ml", TYPE_MX)],
+                           answers=[(PTR_QNAME, TYPE_MX, 300, mx_rdata)],
+                           additional=[(mx_target_pointer("army.ml"), TYPE_A, 300,
+                                        bytes([203, 0, 113, 7]))])
+    frames = [udp_frame(CLIENT4, 53001, RESOLVER4, 53, query, 0x2000),
+              udp_frame(RESOLVER4, 53, CLIENT4, 53001, response, 0x6000)]
+    conv = starttls_session(40030, "mx.army.ml", "mx.army.ml", 0x11111111, 0x22222222, 30)
+    frames += tcp_frames(conv, LOOKALIKE_MX4, SMTP_PORT)
+    return LINKTYPE_ETHERNET, frames
+
+
+def build_dns_clean():
+    query = dns_message(0x1001, 0x0100, [("example.com", TYPE_MX)])
+    mx_rdata = struct.pack(">H", 10) + b"\x02mx" + PTR_QNAME
+    response = dns_message(0x1001, 0x8180, [("example.com", TYPE_MX)],
+                           answers=[(PTR_QNAME, TYPE_MX, 300, mx_rdata)],
+                           additional=[(mx_target_pointer("example.com"), TYPE_A, 300,
+                                        bytes([198, 51, 100, 26]))])
+    frames = [udp_frame(CLIENT4, 53002, RESOLVER4, 53, query, 0x2000),
+              udp_frame(RESOLVER4, 53, CLIENT4, 53002, response, 0x6000)]
+    conv = starttls_session(40031, "mx.example.com", "mx.example.com", 0x33333333, 0x44444444, 31)
+    frames += tcp_frames(conv, BENIGN_MX4, SMTP_PORT)
+    return LINKTYPE_ETHERNET, frames
+
+
+def build_dns_tcp():
+    # DNS over TCP: two pipelined queries in one segment (nat0.int A and AAAA); the answers
+    # come back with the first split between two segments, inside its length prefix.
+    q1 = dns_message(0x0a01, 0x0100, [("nat0.int", TYPE_A)])
+    q2 = dns_message(0x0a02, 0x0100, [("nat0.int", TYPE_AAAA)])
+    r1 = dns_message(0x0a01, 0x8180, [("nat0.int", TYPE_A)],
+                     answers=[(PTR_QNAME, TYPE_A, 600, bytes([203, 0, 113, 9]))])
+    r2 = dns_message(0x0a02, 0x8180, [("nat0.int", TYPE_AAAA)],
+                     answers=[(PTR_QNAME, TYPE_AAAA, 600,
+                               bytes.fromhex("20010db8000000000000000000000009"))])
+    framed = lambda m: struct.pack(">H", len(m)) + m
+    conv = TcpConversation(40032, client_isn=0x55555555, server_isn=0x66666666)
+    conv.handshake()
+    conv.send("c", framed(q1) + framed(q2))
+    both = framed(r1) + framed(r2)
+    conv.send("s", both[:1])
+    conv.send("s", both[1:20])
+    conv.send("s", both[20:])
+    conv.close()
+    return LINKTYPE_ETHERNET, tcp_frames(conv, RESOLVER4, 53)
+
+
 BUILDERS = {
     "vlan": build_vlan,
     "qinq": build_qinq,
@@ -711,6 +848,9 @@ BUILDERS = {
     "ipv6-fragments": build_ipv6_fragments,
     "tso-superframe": build_tso_superframe,
     "smtp-grammar": build_smtp_grammar,
+    "dns-mx-starttls": build_dns_mx_starttls,
+    "dns-clean": build_dns_clean,
+    "dns-tcp": build_dns_tcp,
 }
 WRITES_ITSELF = {"truncated", "not-a-pcap"}
 

@@ -19,6 +19,23 @@ std::string make_key(const Alert& a) {
   k += ':';
   k += a.rcpt_to;
   k += std::to_string(a.signature_id);
+  if (!a.source.empty()) {
+    // Alerts without an envelope (DNS, SNI, greeting, MX correlation): one per observed name,
+    // source, client and server, and DNS query and response apart.
+    k += '|';
+    k += a.source;
+    k += '|';
+    k += a.domain;
+    k += '|';
+    k += a.src_ip.to_string();
+    k += '|';
+    k += a.dest_ip.to_string();
+    if (a.dns) {
+      k += '|';
+      k += a.dns->type;
+      k += a.dns->rrtype;
+    }
+  }
   return k;
 }
 

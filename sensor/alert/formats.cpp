@@ -14,6 +14,22 @@ constexpr std::string_view kVendor = "rcptwatch";
 constexpr std::string_view kSdId = "rcptwatch@32473";
 
 std::string human_message(const Alert& a) {
+  if (!a.source.empty()) {
+    // No envelope (DNS, SNI, server names, MX correlation): say where the name was seen.
+    std::string m = "lookalike domain ";
+    m += a.domain;
+    m += " (imitates ";
+    m += a.protected_domain;
+    m += " by ";
+    m += a.technique;
+    m += ") seen in ";
+    m += a.source;
+    if (!a.mx_host.empty()) {
+      m += " via MX ";
+      m += a.mx_host;
+    }
+    return m;
+  }
   std::string m = "lookalike recipient ";
   m += a.rcpt_to;
   m += " (";

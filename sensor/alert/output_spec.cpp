@@ -79,6 +79,7 @@ std::string_view to_string(OutputKind k) {
     case OutputKind::SyslogUdp: return "syslog+udp";
     case OutputKind::SyslogTcp: return "syslog+tcp";
     case OutputKind::SyslogUnix: return "syslog+unix";
+    case OutputKind::Kafka: return "kafka";
   }
   return "stdout";
 }
@@ -103,6 +104,7 @@ tl::expected<OutputSpec, std::string> parse_output_spec(std::string_view uri, Fo
   constexpr std::string_view kUdp = "syslog+udp://";
   constexpr std::string_view kTcp = "syslog+tcp://";
   constexpr std::string_view kUnix = "syslog+unix://";
+  constexpr std::string_view kKafka = "kafka://";
   if (body == "stdout" || body == "-") {
     spec.kind = OutputKind::Stdout;
   } else if (body.starts_with("file:")) {
@@ -126,9 +128,35 @@ tl::expected<OutputSpec, std::string> parse_output_spec(std::string_view uri, Fo
       return fail(uri, "unix socket path must be absolute, e.g. syslog+unix:///dev/log");
     }
     if (spec.path.size() >= 108) return fail(uri, "unix socket path is longer than 107 bytes");
+  } else if (body.starts_with(kKafka)) {
+    spec.kind = OutputKind::Kafka;
+    const auto rest = body.substr(kKafka.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return fail(uri, "missing '/TOPIC' after the brokers");
+    const auto brokers = rest.substr(0, slash);
+    spec.path = std::string(rest.substr(slash + 1));
+    if (spec.path.empty() || spec.path.size() > 249 || spec.path == "." || spec.path == "..") {
+      return fail(uri, "topic must be 1-249 characters");
+    }
+    for (char c : spec.path) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+      if (!ok) return fail(uri, "topic may only contain letters, digits, '.', '_' and '-'");
+    }
+    std::size_t start = 0;
+    for (;;) {
+      const auto comma = brokers.find(',', start);
+      const auto one = brokers.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                             : comma - start);
+      auto parsed = parse_host_port(uri, one);
+      if (!parsed) return tl::unexpected(parsed.error());
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    spec.host = std::string(brokers);
   } else {
-    return fail(uri, "expected stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT "
-                     "or syslog+unix:///PATH");
+    return fail(uri, "expected stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, "
+                     "syslog+unix:///PATH or kafka://HOST:PORT/TOPIC");
   }
   return spec;
 }

@@ -2,6 +2,8 @@
 // at-least-once through kernel acknowledgement tracking) and unix sockets (/dev/log).
 #include "alert/transport.h"
 
+#include "alert/kafka_transport.h"
+
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <netdb.h>
@@ -16,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <stdexcept>
 #include <utility>
 
 namespace rcptwatch::alert {
@@ -458,6 +461,15 @@ std::unique_ptr<Transport> make_transport(const OutputSpec& spec, const Transpor
       return std::make_unique<UdpTransport>(spec.host, spec.port, options.backoff);
     case OutputKind::SyslogTcp: return std::make_unique<TcpTransport>(spec.host, spec.port, options);
     case OutputKind::SyslogUnix: return std::make_unique<UnixTransport>(spec.path, options);
+    case OutputKind::Kafka: {
+      KafkaOptions k;
+      k.brokers = spec.host;
+      k.topic = spec.path;
+      k.max_queued_messages = options.max_queued_messages;
+      auto t = make_kafka_transport(k);
+      if (!t) throw std::runtime_error(spec.uri + ": " + t.error());
+      return std::move(*t);
+    }
   }
   return nullptr;
 }

@@ -41,6 +41,7 @@ struct TransportOptions {
   std::chrono::milliseconds write_timeout{5'000};  // a stalled peer counts as a broken one
   BackoffPolicy backoff;
   std::size_t max_unacked_bytes = 4 << 20;  // tcp: stop taking messages beyond this
+  std::size_t max_queued_messages = 10'000;  // kafka: librdkafka's own queue
 };
 
 class Transport {
@@ -84,6 +85,7 @@ class Backoff {
 // RFC 6587 section 3.4.1 octet counting: "LEN SP MSG".
 void append_octet_counted(std::string& out, std::string_view message);
 
+// Throws std::runtime_error only when a Kafka producer cannot be configured (start-up).
 std::unique_ptr<Transport> make_transport(const OutputSpec& spec, const TransportOptions& options = {});
 
 }  // namespace rcptwatch::alert

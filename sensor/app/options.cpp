@@ -1,8 +1,12 @@
 // Option definitions, help text, and validation of the command line and config file.
 #include "app/options.h"
+#include "app/workers.h"
 
 #include <boost/program_options.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -26,6 +30,7 @@ constexpr const char* kUsage =
     "  rcptwatch -r capture.pcapng --rules my.rules  replay with your own rule file(s)\n"
     "  tcpdump -w - port 25 | rcptwatch -r -         read a capture from stdin\n"
     "  rcptwatch -i eth1 --ports 25,587              watch a tap interface live (needs root)\n"
+    "  rcptwatch --capture xdp -i eth1 -i eth2       eBPF capture, SMTP filtered in the kernel\n"
     "\n"
     "Exit status: 0 success; 1 input could not be read completely (alerts found before the\n"
     "damage are still printed); 2 bad options, config file or rule file.\n";
@@ -41,6 +46,100 @@ tl::expected<void, std::string> take_positive(const po::variables_map& vm, const
   const std::int64_t v = vm[name].as<std::int64_t>();
   if (v <= 0) return tl::unexpected(std::string("--") + name + ": must be a positive number");
   target = static_cast<T>(v);
+  return {};
+}
+
+// --home-net, --judge-directions, --sensor-name, --evidence-*, and in_iface (issue 12).
+tl::expected<void, std::string> apply_fleet_options(const po::variables_map& vm, Options& o) {
+  PipelineConfig& p = o.pipeline;
+  if (vm.count("home-net")) {
+    auto home = CidrSet::parse(vm["home-net"].as<std::string>());
+    if (!home) return tl::unexpected("--home-net: " + home.error());
+    p.home_net = std::move(*home);
+  }
+  if (vm.count("judge-directions")) {
+    auto dirs = fleet::parse_direction_list(vm["judge-directions"].as<std::string>());
+    if (!dirs) return tl::unexpected("--judge-directions: " + dirs.error());
+    if (p.home_net.empty()) {
+      return tl::unexpected(std::string("--judge-directions needs --home-net (without it every "
+                                        "direction is unknown and all are judged)"));
+    }
+    p.judge_directions = *dirs;
+  }
+  if (vm.count("sensor-name")) {
+    p.sensor_name = vm["sensor-name"].as<std::string>();
+    if (p.sensor_name.empty()) return tl::unexpected(std::string("--sensor-name: must not be empty"));
+  } else {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) p.sensor_name = host;
+  }
+  if (!o.read_file.empty()) {
+    // The file name without its directory: the same in every checkout and on every sensor.
+    const auto slash = o.read_file.rfind('/');
+    p.in_iface = o.read_file == "-" ? std::string("stdin")
+                                    : o.read_file.substr(slash == std::string::npos ? 0 : slash + 1);
+  } else {
+    for (const std::string& i : o.interfaces) p.in_iface += (p.in_iface.empty() ? "" : ",") + i;
+  }
+  if (vm.count("evidence-dir")) {
+    p.evidence.dir = vm["evidence-dir"].as<std::string>();
+    if (p.evidence.dir.empty()) return tl::unexpected(std::string("--evidence-dir: empty path"));
+  }
+  for (auto r : {take_positive(vm, "evidence-max-bytes-per-flow", p.evidence.max_bytes_per_flow),
+                 take_positive(vm, "evidence-max-files", p.evidence.max_files),
+                 take_positive(vm, "evidence-max-bytes-held", p.evidence.max_bytes_held)}) {
+    if (!r) return tl::unexpected(r.error());
+  }
+  return {};
+}
+
+tl::expected<bool, std::string> parse_on_off(const po::variables_map& vm, const char* name) {
+  const std::string v = vm[name].as<std::string>();
+  if (v == "on" || v == "yes" || v == "true" || v == "1") return true;
+  if (v == "off" || v == "no" || v == "false" || v == "0") return false;
+  return tl::unexpected(std::string("--") + name + ": '" + v + "' is not on or off");
+}
+
+// --workers, --snaplen, --pcap-buffer-mb, --immediate, --promisc, --stats-interval, --user,
+// --pidfile, and the interface count (issue 8).
+tl::expected<void, std::string> apply_daemon_options(const po::variables_map& vm, Options& o) {
+  constexpr std::size_t kMaxInterfaces = 64;  // MultiSource polls at most this many
+  if (o.interfaces.size() > kMaxInterfaces) {
+    return tl::unexpected("-i: at most " + std::to_string(kMaxInterfaces) + " interfaces");
+  }
+  auto immediate = parse_on_off(vm, "immediate");
+  if (!immediate) return tl::unexpected(immediate.error());
+  o.immediate = *immediate;
+  auto promisc = parse_on_off(vm, "promisc");
+  if (!promisc) return tl::unexpected(promisc.error());
+  o.promisc = *promisc;
+  std::int64_t workers = 0;
+  for (auto r : {take_positive(vm, "workers", workers), take_positive(vm, "snaplen", o.snaplen),
+                 take_positive(vm, "pcap-buffer-mb", o.pcap_buffer_mb),
+                 take_positive(vm, "stats-interval", o.stats_interval_s)}) {
+    if (!r) return tl::unexpected(r.error());
+  }
+  if (workers > 256) return tl::unexpected(std::string("--workers: at most 256"));
+  if (o.snaplen > 262144) return tl::unexpected(std::string("--snaplen: at most 262144"));
+  if (o.pcap_buffer_mb > 2047) return tl::unexpected(std::string("--pcap-buffer-mb: at most 2047"));
+  o.workers = workers > 0                ? static_cast<unsigned>(workers)
+              : !o.read_file.empty()     ? 1u
+                                         : default_worker_count();
+  if (vm.count("user")) {
+    o.run_user = vm["user"].as<std::string>();
+    if (o.run_user.empty()) return tl::unexpected(std::string("--user: empty name"));
+  }
+  if (vm.count("pidfile")) {
+    o.pidfile = vm["pidfile"].as<std::string>();
+    if (o.pidfile.empty()) return tl::unexpected(std::string("--pidfile: empty path"));
+  }
+  if (o.capture != Options::Capture::Pcap || !o.read_file.empty()) {
+    for (const char* pcap_only : {"snaplen", "pcap-buffer-mb"}) {
+      if (vm.count(pcap_only)) {
+        return tl::unexpected(std::string("--") + pcap_only + " applies to live capture with --capture pcap");
+      }
+    }
+  }
   return {};
 }
 
@@ -80,11 +179,41 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
       ("read,r", po::value<std::string>(),
        "replay a capture file (pcap or pcapng); '-' reads standard input")
       ("interface,i", po::value<std::vector<std::string>>()->composing(),
-       "capture live from this interface with libpcap")
+       "capture live from this interface (repeatable)")
       ("ports", po::value<std::string>()->default_value("25,587,2525"),
        "comma-separated TCP ports that carry SMTP")
       ("bpf-filter", po::value<std::string>(),
-       "live capture filter (default: tcp and the SMTP ports, plus IP fragments)");
+       "live capture filter (default: tcp and the SMTP ports, plus IP fragments)")
+      ("capture", po::value<std::string>()->default_value("pcap"),
+       "live capture back-end: pcap (libpcap, one or more -i) | xdp (eBPF at XDP, ingress) |\n"
+       "tc (eBPF at TC clsact, ingress and egress); xdp and tc filter SMTP in the kernel\n"
+       "and accept several -i")
+      ("xdp-mode", po::value<std::string>()->default_value("auto"),
+       "with --capture xdp: native | generic | auto (native where the driver supports it)")
+      ("xdp-drop", po::bool_switch(),
+       "with --capture xdp: drop every packet the filter does not keep (tap interfaces only)")
+      ("snaplen", po::value<std::int64_t>(), "--capture pcap: bytes kept per frame (default 65535)")
+      ("pcap-buffer-mb", po::value<std::int64_t>(),
+       "--capture pcap: kernel capture buffer per interface in MiB (default: libpcap's, 2)")
+      ("immediate", po::value<std::string>()->default_value("on"),
+       "--capture pcap: on = each frame delivered at once (low latency); off = the kernel "
+       "batches frames (fewer wake-ups on a busy link)")
+      ("promisc", po::value<std::string>()->default_value("on"),
+       "--capture pcap: on | off: promiscuous mode (a tap or SPAN port needs on)");
+
+  po::options_description daemon_opts("Daemon");
+  daemon_opts.add_options()
+      ("workers", po::value<std::int64_t>(),
+       "worker threads; connections are shared out by a symmetric hash of the address pair "
+       "(default: cores - 1, at least 1, for live capture; 1 for -r, which is then "
+       "deterministic)")
+      ("stats-interval", po::value<std::int64_t>(),
+       "seconds between stats events (and a one-line stats log); live: wall clock, -r: "
+       "packet time (default 0: off)")
+      ("user", po::value<std::string>(),
+       "user to become once the capture is open (default for -i: rcptwatch if it exists, "
+       "else nobody; -r drops only when given); no capabilities are kept")
+      ("pidfile", po::value<std::string>(), "write the process id to this file (removed at exit)");
 
   po::options_description detection("Detection and output");
   detection.add_options()
@@ -96,7 +225,8 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
        "where alerts go (repeatable; default stdout):\n"
        "  stdout | file:PATH | syslog+udp://HOST:PORT |\n"
        "  syslog+tcp://HOST:PORT (RFC 6587 octet counting) |\n"
-       "  syslog+unix:///dev/log\n"
+       "  syslog+unix:///dev/log |\n"
+       "  kafka://BROKER:PORT[,BROKER:PORT...]/TOPIC (JSON keyed by flow id)\n"
        "append ?format=NAME to give one output its own format;\n"
        "HOST may be IPv4, [IPv6] or a name")
       ("dedup-window", po::value<std::int64_t>(),
@@ -115,11 +245,34 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
        "its reply code, tls flag and capture quality")
       ("stats", po::bool_switch(), "write a JSON stats event to the outputs at exit (SIGUSR1: now)");
 
+  po::options_description fleet_opts("Fleet: direction, identity, evidence");
+  fleet_opts.add_options()
+      ("home-net", po::value<std::string>(),
+       "comma-separated home networks (CIDR, IPv4/IPv6), like Suricata's HOME_NET; every event "
+       "gets network.direction (outbound, inbound, internal, external); without it the "
+       "direction is unknown and everything is judged")
+      ("judge-directions", po::value<std::string>(),
+       "with --home-net: directions whose recipients are judged (default outbound,internal; "
+       "also inbound, external, all); others are counted as recipients_skipped_direction")
+      ("sensor-name", po::value<std::string>(), "name in every event's sensor_name (default: host name)")
+      ("evidence-dir", po::value<std::string>(),
+       "write the packets of each alerting connection to DIR/<flow_id>-<first_seen_usec>.pcap; "
+       "the alert names the file in \"evidence\"");
+  add_int_option(fleet_opts, "evidence-max-bytes-per-flow",
+                 "bytes of frames kept per connection for evidence (default 1048576)");
+  add_int_option(fleet_opts, "evidence-max-files",
+                 "evidence pcaps kept in --evidence-dir, the oldest removed first (default 1000)");
+  add_int_option(fleet_opts, "evidence-max-bytes-held",
+                 "bytes held in all for connections that have not alerted yet (default 67108864)");
+
   po::options_description limits("Limits (all counted in the stats when hit)");
-  add_int_option(limits, "max-flows", "connections tracked at once (default 1048576)");
+  add_int_option(limits, "memory-cap",
+                 "MiB of memory the sensor plans for (default 512): unless given, --max-buffer-total is "
+                 "a quarter of it and --max-flows what the rest holds (137625 at 512)");
+  add_int_option(limits, "max-flows", "connections tracked at once (default: from --memory-cap)");
   add_int_option(limits, "max-buffer-per-direction",
                  "out-of-order bytes held per direction (default 1048576)");
-  add_int_option(limits, "max-buffer-total", "out-of-order bytes held in all (default 268435456)");
+  add_int_option(limits, "max-buffer-total", "out-of-order bytes held in all (default: a quarter of --memory-cap)");
   add_int_option(limits, "established-timeout", "idle seconds before a connection is dropped (default 600)");
   add_int_option(limits, "syn-timeout", "idle seconds before a half-open connection is dropped (default 30)");
   add_int_option(limits, "closed-timeout", "seconds a closed connection is remembered (default 10)");
@@ -129,7 +282,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   add_int_option(limits, "fragment-timeout", "seconds an incomplete IP datagram is kept (default 30)");
 
   po::options_description all;
-  all.add(general).add(input).add(detection).add(limits);
+  all.add(general).add(input).add(daemon_opts).add(detection).add(fleet_opts).add(limits);
 
   ParsedCommandLine result;
   {
@@ -212,9 +365,41 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   if (!o.read_file.empty() && !o.interfaces.empty()) {
     return tl::unexpected(std::string("-r and -i are exclusive"));
   }
-  if (o.interfaces.size() > 1) {
-    return tl::unexpected(std::string("-i: one interface per process for now"));
+  const std::string capture_mode = vm["capture"].as<std::string>();
+  if (capture_mode == "pcap") {
+    o.capture = Options::Capture::Pcap;
+  } else if (capture_mode == "xdp") {
+    o.capture = Options::Capture::Xdp;
+  } else if (capture_mode == "tc") {
+    o.capture = Options::Capture::Tc;
+  } else {
+    return tl::unexpected("--capture: '" + capture_mode + "' is not pcap, xdp or tc");
   }
+  const std::string xdp_mode = vm["xdp-mode"].as<std::string>();
+  if (xdp_mode == "auto") {
+    o.xdp_mode = capture::XdpMode::Auto;
+  } else if (xdp_mode == "native") {
+    o.xdp_mode = capture::XdpMode::Native;
+  } else if (xdp_mode == "generic") {
+    o.xdp_mode = capture::XdpMode::Generic;
+  } else {
+    return tl::unexpected("--xdp-mode: '" + xdp_mode + "' is not native, generic or auto");
+  }
+  o.xdp_drop = vm["xdp-drop"].as<bool>();
+  if (o.capture != Options::Capture::Pcap) {
+    if (!o.read_file.empty()) return tl::unexpected("--capture " + capture_mode + " needs -i, not -r");
+    if (!o.bpf_filter.empty()) {
+      return tl::unexpected(std::string("--bpf-filter applies to --capture pcap; the eBPF filter uses --ports"));
+    }
+    if (o.ports.size() > capture::BpfSource::kMaxPorts) {
+      return tl::unexpected("--ports: at most " + std::to_string(capture::BpfSource::kMaxPorts) +
+                            " ports with --capture " + capture_mode);
+    }
+  }
+  if (o.xdp_drop && o.capture != Options::Capture::Xdp) {
+    return tl::unexpected(std::string("--xdp-drop needs --capture xdp"));
+  }
+  if (auto r = apply_daemon_options(vm, o); !r) return tl::unexpected(r.error());
 
   auto& tracker = o.pipeline.tracker;
   std::int64_t established_s = 0;
@@ -238,6 +423,22 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
                  take_positive(vm, "flush-timeout", o.flush_timeout_ms)}) {
     if (!r) return tl::unexpected(r.error());
   }
+  // The memory cap sizes what the user left open: a quarter for out-of-order bytes, the rest
+  // (after IP fragments and ~32 MiB for rules, matcher and buffers) for connections, each
+  // planned at an idle SMTP connection's cost. A SYN flood then stays within the cap.
+  std::int64_t memory_cap_mib = 512;
+  if (auto r = take_positive(vm, "memory-cap", memory_cap_mib); !r) return tl::unexpected(r.error());
+  const std::uint64_t memory_cap = static_cast<std::uint64_t>(memory_cap_mib) << 20;
+  if (!vm.count("max-buffer-total")) tracker.max_buffered_bytes_total = memory_cap / 4;
+  if (!vm.count("max-flows")) {
+    const std::uint64_t reserved = tracker.max_buffered_bytes_total + decoder.max_fragment_bytes + (32u << 20);
+    if (reserved + flow::kPlannedBytesPerFlow > memory_cap) {
+      return tl::unexpected("--memory-cap: " + std::to_string(memory_cap_mib) +
+                            " MiB leaves no room for connections after the buffers; raise it or set --max-flows");
+    }
+    tracker.max_flows = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>((memory_cap - reserved) / flow::kPlannedBytesPerFlow, 0xFFFF'FFFFu));
+  }
   if (established_s > 0) tracker.established_timeout_usec = established_s * 1'000'000;
   if (syn_s > 0) tracker.syn_timeout_usec = syn_s * 1'000'000;
   if (closed_s > 0) tracker.closed_timeout_usec = closed_s * 1'000'000;
@@ -258,6 +459,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
     if (v < 0 || v > 23) return tl::unexpected(std::string("--syslog-facility: must be 0-23"));
     o.syslog_facility = static_cast<std::uint8_t>(v);
   }
+  if (auto r = apply_fleet_options(vm, o); !r) return tl::unexpected(r.error());
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include "alert/formats.h"
 #include "alert/output_spec.h"
 #include "app/pipeline.h"
+#include "capture/bpf_source.h"
 
 namespace rcptwatch::app {
 
@@ -27,8 +28,20 @@ struct Options {
   std::int64_t flush_timeout_ms = 5000;
   std::vector<std::uint16_t> ports{25, 587, 2525};
   std::string bpf_filter;                // live capture filter; default built from ports
+  enum class Capture : std::uint8_t { Pcap, Xdp, Tc } capture = Capture::Pcap;  // --capture
+  capture::XdpMode xdp_mode = capture::XdpMode::Auto;  // --xdp-mode
+  bool xdp_drop = false;                 // --xdp-drop
   int verbosity = 0;                     // -v count
   bool stats = false;                    // --stats: a stats event at exit
+  // Daemon use (issue 8).
+  unsigned workers = 1;                  // --workers; default cores-1 live, 1 for a replay
+  int snaplen = 65535;                   // --snaplen (pcap live)
+  int pcap_buffer_mb = 0;                // --pcap-buffer-mb; 0: libpcap's default
+  bool immediate = true;                 // --immediate on|off (pcap live)
+  bool promisc = true;                   // --promisc on|off (pcap live)
+  std::int64_t stats_interval_s = 0;     // --stats-interval; 0: off
+  std::string run_user;                  // --user; empty: default_run_user() for live capture
+  std::string pidfile;                   // --pidfile
   PipelineConfig pipeline;
 };
 

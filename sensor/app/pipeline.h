@@ -4,15 +4,20 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "alert/json_writer.h"
 #include "alert/sink.h"
+#include "app/encrypted_watch.h"
 #include "capture/packet_source.h"
+#include "common/cidr.h"
 #include "decode/decoder.h"
 #include "detect/matcher.h"
+#include "fleet/direction.h"
+#include "fleet/evidence.h"
 #include "flow/tcp_tracker.h"
 #include "smtp/session.h"
 
@@ -23,15 +28,26 @@ struct PipelineConfig {
   flow::TrackerConfig tracker;
   smtp::SmtpLimits smtp;
   bool log_envelopes = false;  // one JSON `smtp` event per completed transaction
+  // Fleet (issue 12): direction, identity, evidence.
+  CidrSet home_net;                          // --home-net; empty: direction unknown, all judged
+  fleet::DirectionSet judge_directions = fleet::DirectionSet::defaults();
+  std::string sensor_name;                   // --sensor-name
+  std::string in_iface;                      // capture interface(s), or the replayed file's name
+  fleet::EvidenceConfig evidence;            // --evidence-dir; empty dir: off
 };
 
 struct PipelineCounters {
   std::uint64_t recipients_checked = 0;
   std::uint64_t alerts = 0;
+  std::uint64_t recipients_skipped_direction = 0;  // not judged: direction not in --judge-directions
+  // Alerts raised per rule (signature_id), every kind (RCPT, DNS, server name, SNI, MX).
+  // A map: one node per rule that ever fired, never per packet.
+  std::map<std::uint32_t, std::uint64_t> alerts_by_rule;
 };
 
 class Pipeline final : private flow::StreamConsumerFactory {
  public:
+  // Throws std::runtime_error when --evidence-dir cannot be used (a start-up failure).
   Pipeline(const PipelineConfig& config, std::shared_ptr<const detect::Matcher> matcher,
            alert::AlertSink& sink);
   ~Pipeline() override;
@@ -41,15 +57,27 @@ class Pipeline final : private flow::StreamConsumerFactory {
   void process(const capture::Packet& packet);
   // End of input: flush every connection so pending recipients are judged.
   void finish();
+  // The same at a given packet time: a worker (--workers) flushes at the last packet time of
+  // the whole capture, not of its own share, so its alerts match a single pipeline's.
+  void finish_at(Timestamp ts);
+  // A UDP DNS datagram another worker owns: learn lookalike MX addresses only (no alert).
+  void learn_dns(const decode::UdpDatagram& datagram, Timestamp ts) { watch_->learn_udp(datagram, ts); }
 
   // Swap the rules (e.g. on reload); connections in progress use the new matcher from
   // their next recipient on.
   void set_matcher(std::shared_ptr<const detect::Matcher> matcher);
+  // Rules generated from learned correspondents (--learn); null when not learning.
+  void set_learned_matcher(std::shared_ptr<const detect::Matcher> matcher);
+  const EncryptedWatch& encrypted_watch() const { return *watch_; }
 
   const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
   const flow::TrackerCounters& tracker_counters() const { return tracker_.counters(); }
   const smtp::SmtpCounters& smtp_counters() const { return smtp_counters_; }
   const PipelineCounters& counters() const { return counters_; }
+  // Null when --evidence-dir is off.
+  const fleet::EvidenceCounters* evidence_counters() const {
+    return evidence_ ? &evidence_->counters() : nullptr;
+  }
 
   // One JSON `stats` event with every stage's counters; `extra` may add sections of its own
   // (outputs, de-duplication) inside the "stats" object.
@@ -58,24 +86,57 @@ class Pipeline final : private flow::StreamConsumerFactory {
 
  private:
   class Connection;
+  // What the pipeline works out once per connection: direction and cross-sensor identity.
+  struct FlowContext {
+    fleet::Direction direction = fleet::Direction::Unknown;
+    bool judged = true;  // direction is one of --judge-directions (or no --home-net)
+    std::string community_id;
+    fleet::FlowKey key;
+  };
+  FlowContext make_flow_context(const flow::ConnectionInfo& info) const;
   std::unique_ptr<flow::StreamConsumer> open(const flow::ConnectionInfo& info) override;
-  void judge(const flow::ConnectionInfo& info, const smtp::RecipientEvent& event);
-  void log_transaction(const flow::ConnectionInfo& info, const smtp::TransactionEvent& event);
-  void log_tls(const flow::ConnectionInfo& info, Timestamp ts);
+  void judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
+             const smtp::RecipientEvent& event);
+  void log_transaction(const flow::ConnectionInfo& info, const FlowContext& ctx,
+                       const smtp::TransactionEvent& event);
+  void log_tls(const flow::ConnectionInfo& info, const FlowContext& ctx, Timestamp ts);
+  void close_connection(const FlowContext& ctx);
+  void hold_evidence(const capture::Packet& packet);
   // The identity fields every event about a connection starts with.
-  static void write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
-                                Timestamp ts, std::string_view event_type);
+  void write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
+                         const FlowContext& ctx, Timestamp ts, std::string_view event_type) const;
+
+  // Stamps the fleet identity (sensor_name, in_iface, community_id, network.direction) on
+  // alerts made outside judge() (DNS, server names, SNI), which know their endpoints only.
+  class IdentitySink final : public alert::AlertSink {
+   public:
+    IdentitySink(const PipelineConfig& config, alert::AlertSink& next, PipelineCounters& counters)
+        : config_(config), next_(next), counters_(counters) {}
+    void write_alert(const alert::Alert& a) override;
+    void write_event_json(std::string_view json) override { next_.write_event_json(json); }
+    void flush() override { next_.flush(); }
+
+   private:
+    const PipelineConfig& config_;
+    alert::AlertSink& next_;
+    PipelineCounters& counters_;
+  };
 
   PipelineConfig config_;
   std::shared_ptr<const detect::Matcher> matcher_;
   alert::AlertSink& sink_;
+  IdentitySink identity_sink_{config_, sink_, counters_};  // what the other watchers write to
   decode::PacketDecoder decoder_;
   flow::TcpTracker tracker_;
   smtp::SmtpCounters smtp_counters_;
   PipelineCounters counters_;
   decode::TcpSegment segment_;
+  decode::UdpDatagram datagram_;
+  std::shared_ptr<const detect::Matcher> learned_matcher_;
+  std::unique_ptr<EncryptedWatch> watch_;  // DNS, MX correlation, server names, SNI
   Timestamp last_ts_;
   std::string event_buffer_;  // reused for smtp events
+  std::unique_ptr<fleet::EvidenceStore> evidence_;  // --evidence-dir
 };
 
 }  // namespace rcptwatch::app

@@ -8,11 +8,13 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <stdexcept>
 #include <string_view>
 
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include "alert/dedup.h"
 #include "alert/queued_sink.h"
@@ -20,7 +22,12 @@
 #include "app/options.h"
 #include "app/pipeline.h"
 #include "app/rules_command.h"
+#include "capture/bpf_source.h"
+#include "capture/multi_source.h"
 #include "capture/pcap_source.h"
+#include "app/privileges.h"
+#include "app/stats_report.h"
+#include "app/workers.h"
 #include "detect/matcher.h"
 #include "detect/rules.h"
 
@@ -109,6 +116,7 @@ std::vector<std::unique_ptr<alert::QueuedSink>> open_outputs(const Options& o, b
   qo.capacity = o.queue_size;
   qo.flush_timeout = std::chrono::milliseconds(o.flush_timeout_ms);
   qo.block_when_full = replay;  // a replay has no deadline: wait rather than drop
+  qo.transport.max_queued_messages = o.queue_size;  // kafka: librdkafka's queue, then ours
   std::vector<std::unique_ptr<alert::QueuedSink>> sinks;
   for (const auto& spec : specs) {
     sinks.push_back(std::make_unique<alert::QueuedSink>(spec, format_context(o), qo));
@@ -142,6 +150,67 @@ void write_output_stats(alert::JsonWriter& w, const std::vector<alert::OutputSpe
   w.field("duplicates", d.duplicates);
   w.field("rate_limited", d.rate_limited);
   w.field("evicted", d.evicted);
+  w.end_object();
+}
+
+// One live libpcap handle per interface; several are polled together.
+tl::expected<std::unique_ptr<capture::PacketSource>, std::string> open_pcap_live(
+    const std::vector<std::string>& interfaces, const capture::LiveOptions& live) {
+  std::vector<std::unique_ptr<capture::PcapSource>> opened;
+  for (const std::string& name : interfaces) {
+    auto one = capture::PcapSource::open_live(name, live);
+    if (!one) return tl::unexpected(one.error());
+    opened.push_back(std::move(*one));
+  }
+  if (opened.size() == 1) return std::unique_ptr<capture::PacketSource>(std::move(opened.front()));
+  return std::make_unique<capture::MultiSource>(std::move(opened), live.poll_timeout_ms);
+}
+
+void write_one_source(alert::JsonWriter& w, const std::string& name, const capture::SourceStats& st) {
+  w.key(name);
+  w.begin_object();
+  w.field("packets", st.packets);
+  w.field("bytes", st.bytes);
+  w.field("kernel_drops", st.dropped_by_kernel);
+  w.field("interface_drops", st.dropped_by_interface);
+  w.end_object();
+}
+
+// "sources": each interface's own counters (pcap_stats: kernel and interface drops).
+void write_source_stats(alert::JsonWriter& w, const capture::PacketSource& source) {
+  w.key("sources");
+  w.begin_object();
+  if (const auto* multi = dynamic_cast<const capture::MultiSource*>(&source)) {
+    for (const auto& s : multi->sources()) write_one_source(w, s->name(), s->stats());
+  } else {
+    write_one_source(w, source.name(), source.stats());
+  }
+  w.end_object();
+}
+
+void write_worker_stats(alert::JsonWriter& w, const WorkerPool& pool) {
+  const std::vector<WorkerStats> all = pool.worker_stats();
+  std::uint64_t full = 0;
+  std::uint64_t oversized = 0;
+  for (const WorkerStats& s : all) {
+    full += s.ring_full_drops;
+    oversized += s.oversized_drops;
+  }
+  w.key("workers");
+  w.begin_object();
+  w.field("count", static_cast<std::uint64_t>(all.size()));
+  w.field("ring_full_drops", full);
+  w.field("oversized_drops", oversized);
+  w.key("per_worker");
+  w.begin_array();
+  for (const WorkerStats& s : all) {
+    w.begin_object();
+    w.field("frames", s.frames);
+    w.field("dns_learned", s.dns_learned);
+    w.field("ring_full_drops", s.ring_full_drops);
+    w.end_object();
+  }
+  w.end_array();
   w.end_object();
 }
 
@@ -182,13 +251,35 @@ int sensor_main(int argc, const char* const* argv) {
   }
   auto matcher = std::make_shared<const detect::Matcher>(*rules);
 
-  tl::expected<std::unique_ptr<capture::PcapSource>, std::string> source;
+  // Handlers before the source opens: a SIGTERM during start-up must still reach the loop,
+  // so an attached eBPF program is detached by the source's destructor.
+  install_signal_handlers();
+  tl::expected<std::unique_ptr<capture::PacketSource>, std::string> source;
   if (!options.read_file.empty()) {
     source = capture::PcapSource::open_file(options.read_file);
+  } else if (options.capture != Options::Capture::Pcap) {
+    capture::BpfOptions bpf;
+    bpf.hook = options.capture == Options::Capture::Xdp ? capture::BpfHook::Xdp : capture::BpfHook::Tc;
+    bpf.xdp_mode = options.xdp_mode;
+    bpf.xdp_drop = options.xdp_drop;
+    bpf.ports = options.ports;
+    bpf.verbose_errors = options.verbosity >= 1;
+    bpf.libbpf_debug = options.verbosity >= 2;
+    auto opened = capture::BpfSource::open(options.interfaces, bpf);
+    if (opened) {
+      for (const auto& a : (*opened)->attachments()) spdlog::info("{}: attached {}", a.interface, a.how);
+      source = std::move(*opened);
+    } else {
+      source = tl::unexpected(opened.error());
+    }
   } else {
     capture::LiveOptions live;
     live.bpf_filter = options.bpf_filter.empty() ? default_live_filter(options.ports) : options.bpf_filter;
-    source = capture::PcapSource::open_live(options.interfaces.front(), live);
+    live.snaplen = options.snaplen;
+    live.promiscuous = options.promisc;
+    live.immediate = options.immediate;
+    live.buffer_bytes = options.pcap_buffer_mb << 20;
+    source = open_pcap_live(options.interfaces, live);
   }
   if (!source) {
     std::fprintf(stderr, "rcptwatch: %s\n", source.error().c_str());
@@ -197,20 +288,89 @@ int sensor_main(int argc, const char* const* argv) {
   spdlog::info("reading {}", (*source)->name());
 
   const bool replay = !options.read_file.empty();
-  auto outputs = open_outputs(options, replay);
+  // Least privilege: everything that needs root (capture handles, eBPF programs, the file
+  // to replay) is open now. The pid file is written first, as the process may not be able
+  // to write its directory afterwards. A replay drops only when --user is given (it needs no
+  // privilege to begin with, and its outputs may live in root's directories).
+  std::optional<PidFile> pidfile;
+  if (!options.pidfile.empty()) {
+    auto created = PidFile::create(options.pidfile);
+    if (!created) {
+      std::fprintf(stderr, "rcptwatch: %s\n", created.error().c_str());
+      return kExitUsage;
+    }
+    pidfile.emplace(std::move(*created));
+  }
+  if (!replay || !options.run_user.empty()) {
+    const std::string user = options.run_user.empty() ? default_run_user() : options.run_user;
+    // TC filters are removed over netlink at exit, which needs CAP_NET_ADMIN; it is the one
+    // capability kept, and only with --capture tc.
+    const bool keep_net_admin = !replay && options.capture == Options::Capture::Tc;
+    auto dropped = drop_privileges(user, keep_net_admin);
+    if (!dropped) {
+      std::fprintf(stderr, "rcptwatch: cannot drop privileges: %s\n", dropped.error().c_str());
+      return kExitUsage;
+    }
+    spdlog::info("running as {} (uid {}, gid {}){}", user, dropped->uid, dropped->gid,
+                 keep_net_admin ? ", CAP_NET_ADMIN kept for TC detach" : ", no capabilities");
+  }
+  std::vector<std::unique_ptr<alert::QueuedSink>> outputs;
+  try {
+    outputs = open_outputs(options, replay);
+  } catch (const std::runtime_error& e) {  // a Kafka producer librdkafka refuses to configure
+    std::fprintf(stderr, "rcptwatch: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (!options.pipeline.evidence.dir.empty()) {
+    // Checked here so that the Pipeline constructor's failure path is never taken.
+    if (auto store = fleet::EvidenceStore::open(options.pipeline.evidence); !store) {
+      std::fprintf(stderr, "rcptwatch: --evidence-dir: %s\n", store.error().c_str());
+      return kExitUsage;
+    }
+  }
   std::vector<alert::AlertSink*> raw_outputs;
   for (auto& o : outputs) raw_outputs.push_back(o.get());
   alert::FanoutSink fanout(std::move(raw_outputs));
   alert::DedupSink sink(fanout, options.dedup);
-  Pipeline pipeline(options.pipeline, matcher, sink);
-  install_signal_handlers();
+  // One alert pipeline for every worker: de-duplication and the outputs behind one lock.
+  LockedSink locked(sink);
+  // One worker: the Pipeline runs in this thread (a replay is then deterministic to the
+  // byte). More: this thread captures and routes, the workers judge.
+  std::optional<Pipeline> single;
+  std::unique_ptr<WorkerPool> pool;
+  if (options.workers <= 1) {
+    single.emplace(options.pipeline, matcher, locked);
+  } else {
+    pool = std::make_unique<WorkerPool>(options.workers, replay, options.pipeline, matcher, locked);
+    spdlog::info("{} workers", options.workers);
+  }
 
-  auto write_stats = [&] {
-    sink.write_event_json(pipeline.stats_json((*source)->stats(), wall_clock_now(),
-                                              [&](alert::JsonWriter& w) {
-                                                write_output_stats(w, options.outputs, outputs, sink);
-                                              }));
+  auto make_stats = [&](Timestamp now) {
+    const capture::SourceStats source_total = (*source)->stats();
+    auto extra = [&](alert::JsonWriter& w) {
+      locked.with_lock([&] { write_output_stats(w, options.outputs, outputs, sink); });
+      write_source_stats(w, **source);
+      if (pool) write_worker_stats(w, *pool);
+    };
+    if (single) return single->stats_json(source_total, now, extra);
+    std::string extra_json;
+    alert::JsonWriter w(extra_json);
+    w.begin_object();
+    extra(w);
+    w.end_object();
+    return add_stats_sections(merge_stats_events(pool->collect_stats(source_total, now)), extra_json);
   };
+  auto write_stats = [&](Timestamp now, bool log_line) {
+    const std::string event = make_stats(now);
+    locked.write_event_json(event);
+    if (log_line) spdlog::info("{}", stats_log_line(event));
+  };
+  // --stats-interval: on packet time for a replay (the same events however fast it runs),
+  // on the wall clock for live capture.
+  const std::int64_t interval_usec = options.stats_interval_s * 1'000'000;
+  Timestamp next_packet_stats{};
+  auto next_wall_stats = std::chrono::steady_clock::now() + std::chrono::seconds(options.stats_interval_s);
+  Timestamp last_ts{};
 
   int status = kExitOk;
   capture::Packet packet;
@@ -221,7 +381,12 @@ int sensor_main(int argc, const char* const* argv) {
       // Rules first: a broken file keeps the old rules (and says why); then reopen files.
       auto reloaded = load_rules(options);
       if (reloaded) {
-        pipeline.set_matcher(std::make_shared<const detect::Matcher>(*reloaded));
+        auto fresh = std::make_shared<const detect::Matcher>(*reloaded);
+        if (single) {
+          single->set_matcher(std::move(fresh));
+        } else {
+          pool->reload(std::move(fresh));
+        }
         spdlog::warn("SIGHUP: rules reloaded ({} rules)", (*reloaded)->rules().size());
       } else {
         for (const auto& e : reloaded.error()) spdlog::error("SIGHUP: {}", e.to_string());
@@ -231,16 +396,32 @@ int sensor_main(int argc, const char* const* argv) {
     }
     if (g_stats_requested) {
       g_stats_requested = 0;
-      write_stats();
+      write_stats(wall_clock_now(), true);
+    }
+    if (interval_usec > 0 && !replay && std::chrono::steady_clock::now() >= next_wall_stats) {
+      next_wall_stats += std::chrono::seconds(options.stats_interval_s);
+      write_stats(wall_clock_now(), true);
     }
     const capture::NextStatus next = (*source)->next(packet);
     if (next == capture::NextStatus::Packet) {
-      pipeline.process(packet);
+      if (interval_usec > 0 && replay) {
+        if (next_packet_stats.usec == 0) next_packet_stats = Timestamp{packet.ts.usec + interval_usec};
+        if (packet.ts >= next_packet_stats) {
+          write_stats(next_packet_stats, true);
+          while (next_packet_stats <= packet.ts) next_packet_stats.usec += interval_usec;
+        }
+      }
+      last_ts = packet.ts;
+      if (single) {
+        single->process(packet);
+      } else {
+        pool->dispatch(packet);
+      }
     } else if (next == capture::NextStatus::Timeout) {
       continue;
     } else if (next == capture::NextStatus::Error) {
-      // Judge what was read before the damage, then report it.
-      spdlog::error("{}: {}", (*source)->name(), (*source)->error());
+      // Judge what was read before the damage, then report it (once: the log also goes to
+      // stderr, so a second copy through spdlog would print the same line twice).
       std::fprintf(stderr, "rcptwatch: %s: %s\n", (*source)->name().c_str(),
                    (*source)->error().c_str());
       status = kExitInput;
@@ -249,8 +430,12 @@ int sensor_main(int argc, const char* const* argv) {
       break;
     }
   }
-  pipeline.finish();
-  if (options.stats) write_stats();
+  if (single) {
+    single->finish();
+  } else {
+    pool->finish(last_ts);
+  }
+  if (options.stats) write_stats(wall_clock_now(), false);
   // Deliver what is queued (bounded wait), then report what could not be delivered.
   const auto deadline = alert::SteadyClock::now() + std::chrono::milliseconds(options.flush_timeout_ms);
   for (auto& o : outputs) o->close(deadline);
@@ -264,7 +449,8 @@ int sensor_main(int argc, const char* const* argv) {
   }
   const capture::SourceStats source_stats = (*source)->stats();
   spdlog::info("{} packets, {} recipients checked, {} alerts", source_stats.packets,
-               pipeline.counters().recipients_checked, pipeline.counters().alerts);
+               single ? single->counters().recipients_checked : pool->recipients_checked(),
+               single ? single->counters().alerts : pool->alerts());
   return status;
 }
 

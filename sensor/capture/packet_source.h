@@ -29,6 +29,9 @@ struct SourceStats {
   std::uint64_t bytes = 0;
   std::uint64_t dropped_by_kernel = 0;     // pcap_stats ps_drop (live only)
   std::uint64_t dropped_by_interface = 0;  // pcap_stats ps_ifdrop (live only)
+  // Packets whose timestamp does not fit Timestamp's int64 microseconds (pcapng allows 64-bit
+  // times in any unit): clamped to the nearest representable time.
+  std::uint64_t timestamps_clamped = 0;
   // eBPF capture only: the in-kernel filter's counters (ring buffer losses are also
   // dropped_by_kernel; truncated frames were delivered with wire_length > data.size()).
   bool has_kernel_filter = false;

@@ -73,19 +73,38 @@ tl::expected<std::unique_ptr<PcapSource>, std::string> PcapSource::open_live(
   return source;
 }
 
+// tv_sec * 10^6 overflows int64 for pcapng times past year ~294,000 (a corrupt or hostile
+// file can hold any 64-bit value): saturate and count instead of overflowing. The bound is
+// 2^62 us, not INT64_MAX, so that later stages can add timeouts to packet times safely.
+Timestamp PcapSource::to_timestamp(const timeval& tv) {
+  constexpr std::int64_t kLimit = std::int64_t{1} << 62;
+  std::int64_t usec = 0;
+  if (__builtin_mul_overflow(static_cast<std::int64_t>(tv.tv_sec), std::int64_t{1'000'000}, &usec) ||
+      __builtin_add_overflow(usec, static_cast<std::int64_t>(tv.tv_usec), &usec) ||
+      usec > kLimit || usec < -kLimit) {
+    ++stats_.timestamps_clamped;
+    usec = tv.tv_sec < 0 ? -kLimit : kLimit;
+  }
+  return Timestamp{usec};
+}
+
 NextStatus PcapSource::next(Packet& out) {
+  const NextStatus first = read_one(out);
+  if (first != NextStatus::Timeout || !live_) return first;
+  pollfd pfd{pcap_get_selectable_fd(handle_.get()), POLLIN, 0};
+  if (::poll(&pfd, 1, poll_timeout_ms_) <= 0) return NextStatus::Timeout;  // idle or EINTR
+  return read_one(out);
+}
+
+NextStatus PcapSource::try_next(Packet& out) { return read_one(out); }
+
+NextStatus PcapSource::read_one(Packet& out) {
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
-  int rc = pcap_next_ex(handle_.get(), &header, &data);
-  if (rc == 0 && live_) {
-    pollfd pfd{pcap_get_selectable_fd(handle_.get()), POLLIN, 0};
-    if (::poll(&pfd, 1, poll_timeout_ms_) <= 0) return NextStatus::Timeout;  // idle or EINTR
-    rc = pcap_next_ex(handle_.get(), &header, &data);
-  }
+  const int rc = pcap_next_ex(handle_.get(), &header, &data);
   switch (rc) {
     case 1:
-      out.ts = Timestamp{static_cast<std::int64_t>(header->ts.tv_sec) * 1'000'000 +
-                         static_cast<std::int64_t>(header->ts.tv_usec)};
+      out.ts = to_timestamp(header->ts);
       out.link_type = static_cast<std::uint32_t>(pcap_datalink(handle_.get()));
       out.wire_length = header->len;
       out.data = Bytes(data, header->caplen);

@@ -30,6 +30,10 @@ class PcapSource final : public PacketSource {
       const std::string& interface, const LiveOptions& options);
 
   NextStatus next(Packet& out) override;
+  // Live only: one non-blocking read (Timeout when nothing is waiting), for a caller that
+  // polls several sources' selectable_fd() together (MultiSource).
+  NextStatus try_next(Packet& out);
+  int selectable_fd() const { return pcap_get_selectable_fd(handle_.get()); }
   void stop() override;
   SourceStats stats() const override;
   const std::string& error() const override { return error_; }
@@ -40,6 +44,8 @@ class PcapSource final : public PacketSource {
     void operator()(pcap_t* p) const { pcap_close(p); }
   };
   PcapSource(pcap_t* handle, std::string name, bool live);
+  Timestamp to_timestamp(const timeval& tv);
+  NextStatus read_one(Packet& out);
 
   std::unique_ptr<pcap_t, PcapCloser> handle_;
   std::string name_;

@@ -27,6 +27,7 @@ constexpr std::uint16_t kEther8021AD = 0x88A8;
 constexpr std::uint16_t kEtherQinQLegacy = 0x9100;
 
 constexpr std::uint8_t kProtoTcp = 6;
+constexpr std::uint8_t kProtoUdp = 17;
 constexpr std::uint8_t kIpv6HopByHop = 0;
 constexpr std::uint8_t kIpv6Routing = 43;
 constexpr std::uint8_t kIpv6Fragment = 44;
@@ -61,6 +62,7 @@ struct DecodeContext {
   FragmentReassembler& fragments;
   Timestamp ts;
   TcpSegment& out;
+  UdpDatagram* udp_out;  // null: UDP ends as NotTcp (the original contract)
 };
 
 DecodeStatus decode_tcp(Bytes tcp, const IpAddress& src, const IpAddress& dst,
@@ -84,6 +86,37 @@ DecodeStatus decode_tcp(Bytes tcp, const IpAddress& src, const IpAddress& dst,
   out.window = be16(p + 14);
   out.payload = tcp.subspan(header_len);
   return DecodeStatus::Tcp;
+}
+
+DecodeStatus decode_udp(Bytes udp, const IpAddress& src, const IpAddress& dst,
+                        DecodeContext& ctx) {
+  if (ctx.udp_out == nullptr) {
+    return DecodeStatus::NotTcp;
+  }
+  if (udp.size() < 8) {
+    return DecodeStatus::Malformed;
+  }
+  const std::uint8_t* p = udp.data();
+  const std::size_t length = be16(p + 4);
+  // Length 0 is legal only for IPv6 jumbograms, which decode_ipv6 refuses already.
+  if (length < 8 || length > udp.size()) {
+    return DecodeStatus::Malformed;
+  }
+  UdpDatagram& out = *ctx.udp_out;
+  out.src = src;
+  out.dst = dst;
+  out.src_port = be16(p);
+  out.dst_port = be16(p + 2);
+  out.payload = udp.subspan(8, length - 8);
+  return DecodeStatus::Udp;
+}
+
+// TCP, UDP (when asked for) or another transport.
+DecodeStatus decode_transport(std::uint8_t protocol, Bytes payload, const IpAddress& src,
+                              const IpAddress& dst, DecodeContext& ctx) {
+  if (protocol == kProtoTcp) return decode_tcp(payload, src, dst, ctx);
+  if (protocol == kProtoUdp) return decode_udp(payload, src, dst, ctx);
+  return DecodeStatus::NotTcp;
 }
 
 // How a Fragment header met during the extension walk is treated.
@@ -140,6 +173,8 @@ DecodeStatus walk_ipv6(std::uint8_t next_header, Bytes rest, const IpAddress& sr
     switch (next_header) {
       case kProtoTcp:
         return decode_tcp(rest, src, dst, ctx);
+      case kProtoUdp:
+        return decode_udp(rest, src, dst, ctx);
       case kIpv6Esp:     // encrypted: nothing more to read
       case kIpv6NoNext:
         return DecodeStatus::NotTcp;
@@ -229,7 +264,7 @@ DecodeStatus decode_ipv4(Bytes pkt, DecodeContext& ctx) {
   const bool more = (frag_field & 0x2000u) != 0;
   const auto offset = static_cast<std::uint32_t>(frag_field & 0x1FFFu) * 8;
   if (!more && offset == 0) {
-    return protocol == kProtoTcp ? decode_tcp(payload, src, dst, ctx) : DecodeStatus::NotTcp;
+    return decode_transport(protocol, payload, src, dst, ctx);
   }
 
   ++ctx.counters.fragments;
@@ -243,7 +278,7 @@ DecodeStatus decode_ipv4(Bytes pkt, DecodeContext& ctx) {
       ctx.fragments.add(key, FragmentPiece{offset, payload, more, protocol}, ctx.ts, ctx.counters);
   switch (r.outcome) {
     case FragmentOutcome::Complete:
-      return protocol == kProtoTcp ? decode_tcp(r.payload, src, dst, ctx) : DecodeStatus::NotTcp;
+      return decode_transport(protocol, r.payload, src, dst, ctx);
     case FragmentOutcome::Malformed:
       return DecodeStatus::Malformed;
     case FragmentOutcome::Held:
@@ -357,6 +392,16 @@ PacketDecoder::~PacketDecoder() = default;
 
 DecodeStatus PacketDecoder::decode(std::uint32_t link_type, Bytes frame, Timestamp ts,
                                    TcpSegment& out) {
+  return decode_impl(link_type, frame, ts, out, nullptr);
+}
+
+DecodeStatus PacketDecoder::decode(std::uint32_t link_type, Bytes frame, Timestamp ts,
+                                   TcpSegment& out, UdpDatagram& udp_out) {
+  return decode_impl(link_type, frame, ts, out, &udp_out);
+}
+
+DecodeStatus PacketDecoder::decode_impl(std::uint32_t link_type, Bytes frame, Timestamp ts,
+                                        TcpSegment& out, UdpDatagram* udp_out) {
   ++counters_.packets;
   FragmentReassembler& reassembler = fragments_->reassembler;
   if (reassembler.datagrams_held() != 0) {
@@ -364,7 +409,7 @@ DecodeStatus PacketDecoder::decode(std::uint32_t link_type, Bytes frame, Timesta
     // and show up in the counters even when no further fragment arrives.
     reassembler.expire(ts, counters_);
   }
-  DecodeContext ctx{counters_, reassembler, ts, out};
+  DecodeContext ctx{counters_, reassembler, ts, out, udp_out};
   const DecodeStatus status = decode_link(link_type, frame, ctx);
   switch (status) {
     case DecodeStatus::Tcp:
@@ -384,6 +429,9 @@ DecodeStatus PacketDecoder::decode(std::uint32_t link_type, Bytes frame, Timesta
       break;
     case DecodeStatus::FragmentHeld:
       ++counters_.fragments_held;
+      break;
+    case DecodeStatus::Udp:
+      ++counters_.udp;
       break;
   }
   return status;

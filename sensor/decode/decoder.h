@@ -48,14 +48,26 @@ struct TcpSegment {
   bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
 };
 
+// A decoded UDP datagram (filled only when decode() is given a UdpDatagram and returns
+// DecodeStatus::Udp). Same lifetime rules as TcpSegment::payload.
+struct UdpDatagram {
+  IpAddress src;
+  IpAddress dst;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  Bytes payload;
+};
+
 enum class DecodeStatus : std::uint8_t {
   Tcp,              // `out` holds a segment
-  NotTcp,           // valid IP packet of another protocol (UDP, ICMP, ...)
+  NotTcp,           // valid IP packet of another protocol (UDP when no UdpDatagram was
+                    // passed, ICMP, ...)
   NotIp,            // valid frame that does not carry IP (ARP, LLDP, ...)
   UnsupportedLink,  // link type we do not decode
   Malformed,        // truncated or inconsistent headers
   FragmentHeld,     // an IP fragment was taken by the reassembler (stored, or dropped over a
                     // cap and counted in fragments_dropped); no datagram complete yet
+  Udp,              // `udp_out` holds a datagram (only with the UdpDatagram overload)
 };
 
 struct DecodeCounters {
@@ -72,8 +84,9 @@ struct DecodeCounters {
   std::uint64_t fragments_reassembled = 0;  // datagrams completed from fragments
   std::uint64_t fragments_dropped = 0;     // timed out, over a cap, or overlapping badly
   // Every packet ends in exactly one of: tcp, not_tcp, not_ip, unsupported_link, malformed,
-  // fragments_held (decode() returned FragmentHeld).
+  // fragments_held (decode() returned FragmentHeld), udp (decode() returned Udp).
   std::uint64_t fragments_held = 0;
+  std::uint64_t udp = 0;
   std::uint64_t fragments_overlap = 0;          // fragments that overlapped bytes already held
                                                 // (first-received bytes are kept)
   std::uint64_t fragment_datagrams_expired = 0;  // datagrams discarded by the timeout
@@ -97,11 +110,17 @@ class PacketDecoder {
   // Decodes one captured frame of the given libpcap link type. Allocates nothing unless the
   // frame is an IP fragment. `out` is written only when the result is DecodeStatus::Tcp.
   DecodeStatus decode(std::uint32_t link_type, Bytes frame, Timestamp ts, TcpSegment& out);
+  // The same, and UDP datagrams are decoded into `udp_out` (DecodeStatus::Udp) instead of
+  // ending as NotTcp. A UDP header whose length disagrees with the IP payload is Malformed.
+  DecodeStatus decode(std::uint32_t link_type, Bytes frame, Timestamp ts, TcpSegment& out,
+                      UdpDatagram& udp_out);
 
   const DecodeCounters& counters() const { return counters_; }
 
  private:
   struct FragmentStore;
+  DecodeStatus decode_impl(std::uint32_t link_type, Bytes frame, Timestamp ts, TcpSegment& out,
+                           UdpDatagram* udp_out);
   DecodeCounters counters_;
   DecoderLimits limits_;
   // Fragment reassembly state lives behind a pointer so this header stays small.

@@ -3,6 +3,7 @@
 
 #include <idn2.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -34,7 +35,11 @@ bool is_label_char(char c) {
 tl::expected<void, DomainError> check_ascii_syntax(std::string_view d) {
   if (d.empty()) return tl::unexpected(DomainError::Empty);
   if (d.size() > kMaxDomain) return tl::unexpected(DomainError::TooLong);
-  for (const std::string_view label : split_labels(d)) {
+  // Label by label without building a vector of them (this runs on every lookup).
+  for (std::size_t start = 0; start <= d.size();) {
+    const std::size_t dot = std::min(d.find('.', start), d.size());
+    const std::string_view label = d.substr(start, dot - start);
+    start = dot + 1;
     if (label.empty()) return tl::unexpected(DomainError::EmptyLabel);
     if (label.size() > kMaxLabel) return tl::unexpected(DomainError::TooLong);
     for (const char c : label) {
@@ -129,6 +134,11 @@ tl::expected<NormalisedDomain, DomainError> normalise_domain(std::string_view in
   }
   if (auto ok = check_ascii_syntax(out.ascii); !ok) return tl::unexpected(ok.error());
 
+  // Nearly every domain has no xn-- label: then the Unicode form is the ASCII one.
+  if (out.ascii.find("xn--") == std::string::npos) {
+    out.unicode = out.ascii;
+    return out;
+  }
   out.unicode.reserve(out.ascii.size());
   bool first = true;
   for (const std::string_view label : split_labels(out.ascii)) {

@@ -16,8 +16,15 @@
 #include <unicode/uspoof.h>
 #include <unicode/utf16.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <bitset>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -84,108 +91,240 @@ std::uint64_t key_hash(KeyKind kind, std::string_view key, std::size_t labels) {
 
 using TargetList = std::vector<std::uint32_t>;
 
-// Buckets of (fingerprint, target) in one flat array (CSR): two allocations in total.
+// A zeroed array of T for the big index tables, asking the kernel for 2 MiB pages: a lookup
+// probes a hundred random cache lines of a table of 100+ MiB, and with 4 KiB pages nearly every
+// probe would also miss the TLB.
+template <typename T>
+class PageArray {
+ public:
+  PageArray() = default;
+  explicit PageArray(std::size_t n) : size_(n) {
+    if (n == 0) return;
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    const std::size_t bytes = n * sizeof(T);
+    const std::size_t align = bytes >= kHuge ? kHuge : alignof(T);
+    const std::size_t rounded = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, rounded);
+    if (p == nullptr) throw std::bad_alloc();
+    if (align == kHuge) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: fine if refused
+    std::memset(p, 0, rounded);
+    data_.reset(static_cast<T*>(p));
+  }
+  T* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> data_;
+  std::size_t size_ = 0;
+};
+
+// (fingerprint, target) pairs in open addressing over 64-byte buckets of 8 slots: one probe
+// reads one cache line (a full bucket spills into the next one, rarely at this load). The
+// bucket comes from the low bits of the 64-bit hash and the fingerprint is the high 32 bits.
 class HashBuckets {
  public:
   void add(std::uint64_t hash, std::uint32_t target) { pending_.push_back({hash, target}); }
 
   void finish() {
-    std::size_t nb = 16;
-    while (nb < pending_.size()) nb <<= 1;
-    mask_ = nb - 1;
-    std::sort(pending_.begin(), pending_.end(), [&](const Pending& a, const Pending& b) {
-      return std::make_tuple(a.hash & mask_, a.hash, a.target) < std::make_tuple(b.hash & mask_, b.hash, b.target);
-    });
-    pending_.erase(std::unique(pending_.begin(), pending_.end(),
-                               [](const Pending& a, const Pending& b) { return a.hash == b.hash && a.target == b.target; }),
-                   pending_.end());
-    starts_.assign(nb + 1, 0);
-    entries_.clear();
-    entries_.reserve(pending_.size());
-    for (const Pending& p : pending_) {
-      ++starts_[(p.hash & mask_) + 1];
-      entries_.push_back({static_cast<std::uint32_t>(p.hash >> 32), p.target});
-    }
-    for (std::size_t i = 1; i < starts_.size(); ++i) starts_[i] += starts_[i - 1];
+    std::size_t nb = 1;
+    // Load <= 0.9 counting duplicate variants (dropped below), so less in fact: with 8 slots a
+    // bucket still rarely spills.
+    while (nb * kSlots * 9 < pending_.size() * 10) nb <<= 1;
+    if (pending_.empty()) nb = 0;
+    mask_ = nb == 0 ? 0 : nb - 1;
+    buckets_ = PageArray<Bucket>(nb);
+    for (const Pending& p : pending_) insert(p.hash, p.target);
     std::vector<Pending>().swap(pending_);
+  }
+
+  void prefetch(std::uint64_t hash) const {
+    if (buckets_.size() != 0) __builtin_prefetch(&buckets_.data()[hash & mask_]);
   }
 
   template <typename F>
   void find(std::uint64_t hash, F&& f) const {
-    if (starts_.empty()) return;
-    const std::size_t b = hash & mask_;
+    if (buckets_.size() == 0) return;
     const auto fp = static_cast<std::uint32_t>(hash >> 32);
-    for (std::uint32_t i = starts_[b]; i < starts_[b + 1]; ++i) {
-      if (entries_[i].fp == fp) f(entries_[i].target);
+    for (std::size_t b = hash & mask_;; b = (b + 1) & mask_) {
+      const Bucket& bucket = buckets_.data()[b];
+      for (const Slot& s : bucket.slots) {
+        if (s.target_plus1 == 0) return;  // end of the chain
+        if (s.fp == fp) f(s.target_plus1 - 1);
+      }
     }
   }
 
-  std::size_t memory_bytes() const {
-    return starts_.capacity() * sizeof(std::uint32_t) + entries_.capacity() * sizeof(Entry);
-  }
+  std::size_t memory_bytes() const { return buckets_.size() * sizeof(Bucket); }
 
  private:
+  static constexpr std::size_t kSlots = 8;
   struct Pending {
     std::uint64_t hash;
     std::uint32_t target;
   };
-  struct Entry {
+  struct Slot {
     std::uint32_t fp;
-    std::uint32_t target;
+    std::uint32_t target_plus1;  // 0: empty
   };
+  struct alignas(64) Bucket {
+    std::array<Slot, kSlots> slots;
+  };
+
+  void insert(std::uint64_t hash, std::uint32_t target) {
+    const auto fp = static_cast<std::uint32_t>(hash >> 32);
+    for (std::size_t b = hash & mask_;; b = (b + 1) & mask_) {
+      for (Slot& s : buckets_.data()[b].slots) {
+        if (s.target_plus1 == 0) {
+          s = Slot{fp, target + 1};
+          return;
+        }
+        if (s.fp == fp && s.target_plus1 == target + 1) return;  // duplicate deletion variant
+      }
+    }
+  }
+
   std::vector<Pending> pending_;
-  std::vector<std::uint32_t> starts_;
-  std::vector<Entry> entries_;
+  PageArray<Bucket> buckets_;
   std::size_t mask_ = 0;
 };
 
-// Calls f(hash) for every string obtained by deleting up to `d` characters of `s` (duplicates
-// possible), in O(1) per variant from prefix hashes: no allocation.
-template <typename F>
-void for_each_deletion(std::u32string_view s, std::uint32_t d, F&& f) {
+// Calls f(hash) for every string obtained by deleting up to `d` characters of `s` whose length
+// `want(length)` accepts (duplicates possible), in O(1) per variant from prefix hashes: no
+// allocation.
+template <typename W, typename F>
+void for_each_deletion(std::u32string_view s, std::uint32_t d, W&& want, F&& f) {
   const std::size_t n = std::min(s.size(), kMaxText - 1);
   const auto& pw = powers();
-  std::array<std::uint64_t, kMaxText + 1> pre{};
+  std::array<std::uint64_t, kMaxText + 1> pre;
+  pre[0] = 0;
   for (std::size_t i = 0; i < n; ++i) pre[i + 1] = pre[i] * kPoly + s[i] + 1;
   auto seg = [&](std::size_t a, std::size_t b) { return pre[b] - pre[a] * pw[b - a]; };
   auto emit = [&](std::uint64_t h, std::size_t len) { f(mix64(h ^ (static_cast<std::uint64_t>(len) << 58))); };
-  emit(pre[n], n);
-  // rec: `h` hashes the kept text before `from`, `kept` its length.
+  if (want(n)) emit(pre[n], n);
+  // rec: `h` hashes the kept text before `from`, `kept` its length; every variant made here
+  // has n - depth - 1 characters.
   auto rec = [&](auto&& self, std::size_t from, std::uint32_t depth, std::uint64_t h, std::size_t kept) -> void {
+    const bool here = want(n - depth - 1);
     for (std::size_t p = from; p < n; ++p) {
       const std::uint64_t hp = h * pw[p - from] + seg(from, p);
       const std::size_t kp = kept + (p - from);
-      emit(hp * pw[n - p - 1] + seg(p + 1, n), kp + (n - p - 1));
+      if (here) emit(hp * pw[n - p - 1] + seg(p + 1, n), kp + (n - p - 1));
       if (depth + 1 < d) self(self, p + 1, depth + 1, hp, kp);
     }
   };
   if (d > 0) rec(rec, 0, 0, 0, 0);
 }
 
+// Symmetric-deletion index, one table per rule distance: a query deletes only as many
+// characters as the rules of each table allow, and only down to lengths some indexed variant
+// has (a lookup against d=1 rules makes about n probes, against d=2 rules about n^2/2).
 class DeletionIndex {
  public:
   void add(std::u32string_view text, std::uint32_t max_d, std::uint32_t target) {
-    for_each_deletion(text, max_d, [&](std::uint64_t h) { buckets_.add(h, target); });
-    max_d_ = std::max(max_d_, max_d);
-    min_len_ = std::min(min_len_, text.size());
-    max_len_ = std::max(max_len_, text.size());
+    Table& t = tables_[std::min<std::size_t>(max_d, kTables - 1)];
+    const std::uint32_t d = std::min<std::uint32_t>(max_d, kTables - 1);
+    const std::size_t len = std::min(text.size(), kMaxText - 1);
+    for_each_deletion(text, d, [](std::size_t) { return true; }, [&](std::uint64_t h) { t.buckets.add(h, target); });
+    for (std::size_t k = 0; k <= d && k <= len; ++k) t.lengths.set(len - k);
+    t.few.push_back({target, len, char_set(text)});
+    t.min_len = std::min(t.min_len, len);
+    t.max_len = std::max(t.max_len, len);
   }
-  void finish() { buckets_.finish(); }
+  void finish() {
+    for (Table& t : tables_) {
+      t.buckets.finish();
+      if (t.few.size() > kFew) std::vector<Few>().swap(t.few);
+    }
+  }
 
-  // Targets that share a deletion variant with `text`: a superset of those within max_d_.
+  // Targets that share a deletion variant with `text`: a superset of those within their
+  // rule's distance.
   void query(std::u32string_view text, TargetList& out) const {
-    if (max_len_ == 0 || text.size() + max_d_ < min_len_ || text.size() > max_len_ + max_d_) return;
-    for_each_deletion(text, max_d_, [&](std::uint64_t h) { buckets_.find(h, [&](std::uint32_t t) { out.push_back(t); }); });
+    const std::size_t len = std::min(text.size(), kMaxText - 1);
+    for (std::uint32_t d = 0; d < kTables; ++d) {
+      const Table& t = tables_[d];
+      if (t.max_len == 0 || len + d < t.min_len || len > t.max_len + d) continue;
+      if (!t.few.empty()) {
+        // A handful of rules: every one within the length and character-set bounds is a
+        // candidate; verifying them costs less than hashing the n^d deletion variants. Each
+        // character one text has and the other lacks needs its own edit.
+        const std::uint64_t mine = char_set(text);
+        for (const Few& f : t.few) {
+          if (f.len + d < len || f.len > len + d) continue;
+          const auto missing = static_cast<std::uint32_t>(
+              std::max(std::popcount(mine & ~f.chars), std::popcount(f.chars & ~mine)));
+          if (missing <= d) out.push_back(f.target);
+        }
+        continue;
+      }
+      // Deepest deletion that can still meet an indexed length.
+      std::uint32_t depth = 0;
+      for (std::uint32_t k = 0; k <= d && k <= len; ++k) {
+        if (t.lengths.test(len - k)) depth = k;
+      }
+      // Hashes first, then prefetch a batch of buckets, then probe: the cache misses overlap.
+      std::array<std::uint64_t, kBatch> batch;
+      std::size_t fill = 0;
+      auto flush = [&] {
+        for (std::size_t i = 0; i < fill; ++i) t.buckets.prefetch(batch[i]);
+        for (std::size_t i = 0; i < fill; ++i) t.buckets.find(batch[i], [&](std::uint32_t x) { out.push_back(x); });
+        fill = 0;
+      };
+      for_each_deletion(
+          text, depth, [&](std::size_t l) { return t.lengths.test(l); },
+          [&](std::uint64_t h) {
+            batch[fill++] = h;
+            if (fill == kBatch) flush();
+          });
+      flush();
+    }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
   }
-  std::size_t memory_bytes() const { return buckets_.memory_bytes(); }
+  std::size_t memory_bytes() const {
+    std::size_t total = 0;
+    for (const Table& t : tables_) total += t.buckets.memory_bytes();
+    return total;
+  }
 
  private:
-  HashBuckets buckets_;
-  std::uint32_t max_d_ = 0;
-  std::size_t min_len_ = SIZE_MAX;
-  std::size_t max_len_ = 0;
+  static constexpr std::size_t kTables = kMaxRuleDistance + 1;
+  static constexpr std::size_t kBatch = 32;
+  static constexpr std::size_t kFew = 16;  // up to this many rules per table: no probing
+  struct Few {
+    std::uint32_t target;
+    std::size_t len;
+    std::uint64_t chars;  // char_set() of the text
+  };
+  // One bit per character (hostname characters each have their own; others share).
+  static std::uint64_t char_set(std::u32string_view text) {
+    std::uint64_t m = 0;
+    for (const char32_t c : text) {
+      unsigned bit = 38 + static_cast<unsigned>(c % 26);
+      if (c >= U'a' && c <= U'z') {
+        bit = static_cast<unsigned>(c - U'a');
+      } else if (c >= U'0' && c <= U'9') {
+        bit = 26 + static_cast<unsigned>(c - U'0');
+      } else if (c == U'-') {
+        bit = 36;
+      } else if (c == U'.') {
+        bit = 37;
+      }
+      m |= std::uint64_t{1} << bit;
+    }
+    return m;
+  }
+  struct Table {
+    std::vector<Few> few;  // kept only while small
+    HashBuckets buckets;
+    std::bitset<kMaxText> lengths;  // lengths of the indexed deletion variants
+    std::size_t min_len = SIZE_MAX;
+    std::size_t max_len = 0;
+  };
+  std::array<Table, kTables> tables_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -936,17 +1075,19 @@ void Matcher::Impl::match_tld(std::string_view suffix, std::string_view left,
                               std::optional<Candidate>& best) const {
   // Every name under the observed suffix would match, so only suffixes that really exist.
   if (left.empty()) return;
-  const std::string s(suffix);
-  if (!is_public_suffix(s)) return;
-  const std::u32string obs = utf8_to_utf32(s);
+  const std::u32string obs = utf8_to_utf32(suffix);
   TargetList candidates;
   tld_index.query(obs, candidates);
-  for (const std::uint32_t idx : candidates) {
+  // The public-suffix test costs more than the index query and the distances, and nearly
+  // always no protected TLD is close enough to need it: ask it last.
+  std::erase_if(candidates, [&](std::uint32_t idx) {
     const Target& t = targets[idx];
-    if (t.labels != 1) continue;
+    if (t.labels != 1) return true;
     const std::uint32_t dist = osa_distance(t.text, obs, t.rule->max_distance);
-    if (dist >= 1 && dist <= t.rule->max_distance) offer_script(t, obs, true, false, best);
-  }
+    return dist < 1 || dist > t.rule->max_distance;
+  });
+  if (candidates.empty() || !is_public_suffix(std::string(suffix))) return;
+  for (const std::uint32_t idx : candidates) offer_script(targets[idx], obs, true, false, best);
 }
 
 void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const {

@@ -226,7 +226,8 @@ struct TcpTracker::Impl {
     }
     ConnectionInfo& info = f.info;
     info = ConnectionInfo{};
-    info.id = next_id++;
+    info.id = next_id;
+    next_id += config.flow_id_step;
     info.client_ip = src_is_server ? seg.dst : seg.src;
     info.client_port = src_is_server ? seg.dst_port : seg.src_port;
     info.server_ip = src_is_server ? seg.src : seg.dst;
@@ -242,10 +243,11 @@ struct TcpTracker::Impl {
     f.consumer = factory.open(info);
   }
 
-  // At max_flows: tombstones go first (nothing to lose), then the least recently seen flow.
+  // Over max_flows (the new flow is already in the table, not yet in a list): tombstones go
+  // first (nothing to lose), then the least recently seen flow.
   void make_room() {
     const std::size_t cap = std::max<std::uint32_t>(config.max_flows, 1);
-    while (table.size() >= cap) {
+    while (table.size() > cap) {
       if (Flow* t = list(FlowState::Closed).front()) {
         remove(*t);
         continue;
@@ -333,17 +335,18 @@ struct TcpTracker::Impl {
     const bool opening_syn =
         seg.has(decode::tcp_flag::kSyn) && !seg.has(decode::tcp_flag::kAck);
     const FlowKey key = make_key(seg.src, seg.src_port, seg.dst, seg.dst_port);
-    auto it = table.find(key);
-    if (it == table.end()) {
+    // One hash probe whether the flow exists or not: a new key is inserted at once.
+    auto [it, inserted] = table.try_emplace(key);
+    if (inserted) {
       if (seg.has(decode::tcp_flag::kRst) ||
           (!seg.has(decode::tcp_flag::kSyn) && seg.payload.empty())) {
+        table.erase(it);
         ++counters.segments_without_flow;  // nothing worth a connection of its own
         return;
       }
+      it->second = std::make_unique<Flow>(limits, rcounters);
+      Flow& f = *it->second;
       make_room();
-      auto owned = std::make_unique<Flow>(limits, rcounters);
-      Flow& f = *owned;
-      table.emplace(key, std::move(owned));
       open_connection(f, seg);
       handle(f, seg, ts);
       return;
@@ -409,7 +412,7 @@ struct TcpTracker::Impl {
   ReassemblyCounters rcounters;
   TrackerCounters counters;
   Timestamp now;
-  std::uint64_t next_id = 1;
+  std::uint64_t next_id = config.first_flow_id;
   std::array<FlowList, kStates> lists;
   std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> table;
 };

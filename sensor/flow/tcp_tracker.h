@@ -14,6 +14,11 @@
 
 namespace rcptwatch::flow {
 
+// What one connection is planned at when a memory cap sets max_flows (--memory-cap): an
+// idle SMTP connection (flow entry, two reassemblers, SMTP session and its queues) measures
+// about 2.4 KB in bench/flow_memory; a SYN-only one about 0.6 KB. Rounded up.
+inline constexpr std::uint64_t kPlannedBytesPerFlow = 2560;
+
 struct TrackerConfig {
   std::vector<std::uint16_t> server_ports{25, 587, 2525};  // only these connections are tracked
   std::uint32_t max_flows = 1u << 20;
@@ -25,6 +30,10 @@ struct TrackerConfig {
   // Last delivered bytes kept per direction to spot retransmissions that differ from them
   // (grows only as data flows; 0 turns the check off for already delivered data).
   std::uint32_t conflict_tail_bytes = 4096;
+  // Flow ids are first_flow_id, first_flow_id + flow_id_step, ...: with several workers
+  // (--workers) each tracker takes its own residue, so ids stay unique per sensor.
+  std::uint64_t first_flow_id = 1;
+  std::uint64_t flow_id_step = 1;
 };
 
 struct TrackerCounters {

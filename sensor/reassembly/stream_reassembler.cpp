@@ -51,7 +51,9 @@ void StreamReassembler::insert(std::uint32_t seq, Bytes payload, StreamSink& sin
   }
   buffer_or_deliver(ustart, payload, sink);
   drain(sink);
-  while (buffered_ > limits_.max_buffered_bytes && skip_to_buffered(sink, true)) {
+  while ((buffered_ > limits_.max_buffered_bytes ||
+          buffered_segments() > limits_.max_buffered_segments) &&
+         skip_to_buffered(sink, true)) {
   }
   release_out_of_order_if_empty();
 }

@@ -39,6 +39,10 @@ class StreamSink {
 struct ReassemblyLimits {
   // Out-of-order bytes held per direction; beyond it we stop waiting for the hole (gap).
   std::uint64_t max_buffered_bytes = 1u << 20;
+  // Out-of-order segments (and conflict copies) held per direction. Each costs a map node and
+  // a heap block beyond its payload, so a flood of one-byte segments under the byte cap would
+  // otherwise hold ~100 bytes of memory per byte counted (a million of them: 120 MiB).
+  std::uint32_t max_buffered_segments = 8192;
   // Last delivered bytes kept to detect retransmissions that differ from what was delivered.
   // 0 disables the check for delivered data (buffered data is always compared).
   std::uint32_t delivered_tail_bytes = 4096;
@@ -85,6 +89,11 @@ class StreamReassembler {
   void reset();
 
   std::uint64_t buffered_bytes() const { return buffered_; }
+  // Out-of-order entries held now (segments plus conflicting copies), bounded by
+  // max_buffered_segments after every insert().
+  std::size_t buffered_segments() const {
+    return ooo_ ? ooo_->segments.size() + ooo_->conflicts.size() : 0;
+  }
   // Stream offset of the next byte to deliver = data + gap bytes delivered so far.
   std::uint64_t delivered_offset() const { return next_; }
   // Sequence number of the next byte to deliver (meaningful once started()).

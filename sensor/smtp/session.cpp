@@ -144,6 +144,7 @@ struct SmtpSession::Impl {
   bool client_resync = false;
   bool auth_active = false;
   bool starttls_pending = false;
+  std::uint32_t tls_client_forwarded = 0;  // bytes given to on_tls_client_data so far
 
   bool tls = false;
   bool closed = false;
@@ -305,6 +306,33 @@ struct SmtpSession::Impl {
     return &p;
   }
 
+  // Hands the first client bytes of the TLS stream on (for the SNI), up to the limit.
+  void forward_tls_client(Bytes data, Timestamp ts) {
+    if (closed || data.empty() || tls_client_forwarded >= limits.max_tls_client_bytes) return;
+    const std::size_t take =
+        std::min<std::size_t>(data.size(), limits.max_tls_client_bytes - tls_client_forwarded);
+    tls_client_forwarded += static_cast<std::uint32_t>(take);
+    observer.on_tls_client_data(data.first(take), ts);
+  }
+
+  // First word of a reply's text: the host name in a greeting or an EHLO reply.
+  static std::string_view first_word(std::string_view text) {
+    const std::size_t end = text.find_first_of(" \t");
+    return text.substr(0, end);
+  }
+
+  void report_server_name(const ReplyLine& reply, Timestamp ts) {
+    if (pending.empty()) return;
+    const PendingKind kind = pending.front().kind;
+    const std::string_view host = first_word(reply.text);
+    if (host.empty()) return;
+    if (kind == PendingKind::Greeting && reply.code == 220) {
+      observer.on_server_greeting(host, ts);
+    } else if (kind == PendingKind::Ehlo && is_2xx(reply.code)) {
+      observer.on_ehlo_host(host, ts);
+    }
+  }
+
   void enter_tls(Timestamp ts) {
     tls = true;
     ++counters.tls_sessions;
@@ -398,6 +426,7 @@ struct SmtpSession::Impl {
       reply_caps = ServerCapabilities{};
       multiline_lines = 0;
       multiline_code = reply.code;
+      report_server_name(reply, ts);
     }
     if (multiline_lines > 0) record_ehlo_keyword(reply.text, reply_caps);  // line 0 is a name
     ++multiline_lines;
@@ -700,6 +729,7 @@ struct SmtpSession::Impl {
           if (starttls_pending && client_framer.at_line_start() &&
               looks_like_tls_start(static_cast<std::uint8_t>(in[pos]))) {
             enter_tls(ts);
+            forward_tls_client(data.subspan(pos), ts);
             return;
           }
           const LineFramer::Step step = client_framer.next(in.substr(pos));
@@ -780,7 +810,11 @@ SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters
 SmtpSession::~SmtpSession() = default;
 
 void SmtpSession::on_client_data(Bytes data, Timestamp ts) {
-  if (impl_->closed || impl_->tls) return;
+  if (impl_->closed) return;
+  if (impl_->tls) {
+    impl_->forward_tls_client(data, ts);
+    return;
+  }
   impl_->on_client_data(data, ts);
 }
 

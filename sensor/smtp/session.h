@@ -19,6 +19,9 @@ struct SmtpLimits {
   std::uint32_t max_line_bytes = 4096;          // longer lines are truncated and counted
   std::uint32_t max_recipients_per_transaction = 10000;
   std::uint32_t max_pending_commands = 1024;    // pipelined commands awaiting a reply
+  // Client bytes after STARTTLS handed to SmtpObserver::on_tls_client_data: enough for a
+  // ClientHello (one 16 KiB record plus headers), no more.
+  std::uint32_t max_tls_client_bytes = 16 * 1024 + 64;
 };
 
 struct SmtpCounters {
@@ -87,6 +90,13 @@ class SmtpObserver {
   virtual void on_transaction(const TransactionEvent& /*event*/) {}
   // STARTTLS was accepted: the rest of the connection is ciphertext.
   virtual void on_tls(Timestamp /*ts*/) {}
+  // First word of the server's 220 greeting (its name for itself, usually a host name).
+  virtual void on_server_greeting(std::string_view /*host*/, Timestamp /*ts*/) {}
+  // First word of the first line of a 2xx reply to EHLO/LHLO ("250-mx.example.net ...").
+  virtual void on_ehlo_host(std::string_view /*host*/, Timestamp /*ts*/) {}
+  // Client bytes after STARTTLS was accepted (the TLS ClientHello comes first), in order,
+  // at most SmtpLimits::max_tls_client_bytes in all; the rest is not passed on.
+  virtual void on_tls_client_data(Bytes /*data*/, Timestamp /*ts*/) {}
 };
 
 // Protocol rules the session follows (why: passive capture sees what the peers did, not what

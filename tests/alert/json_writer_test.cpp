@@ -88,10 +88,32 @@ TEST(FormatJson, GoldenAlert) {
             R"({"timestamp":"2023-07-17T08:15:30.123456Z","flow_id":7,"event_type":"alert",)"
             R"("src_ip":"10.99.0.1","src_port":40000,"dest_ip":"10.99.0.2","dest_port":25,)"
             R"("proto":"TCP","app_proto":"smtp","capture":"complete","repeat_count":0,)"
+            R"("sensor_name":"","in_iface":"","community_id":"","network":{"direction":"unknown"},)"
             R"("alert":{"signature_id":1,"signature":"Lookalike of \"mil\"","severity":"critical"},)"
             R"("smtp":{"helo":"client.example","mail_from":"alice@example.com",)"
             R"("rcpt_to":"\"john doe\"@army.ml","rcpt_reply":250,"transaction":1},)"
             R"("lookalike":{"domain":"army.ml","domain_unicode":"army.ml","protected":"mil","technique":"tld-omission","distance":1}})");
+}
+
+TEST(FormatJson, FleetIdentityAndEvidence) {
+  Alert a = sample_alert();
+  a.sensor_name = "egress-1";
+  a.in_iface = "eth1";
+  a.community_id = "1:LQU9qZlK+B5F3KDmev6m5PMibrg=";
+  a.direction = "outbound";
+  std::string out;
+  format_json(a, out);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["sensor_name"], "egress-1");
+  EXPECT_EQ(j["in_iface"], "eth1");
+  EXPECT_EQ(j["community_id"], "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+  EXPECT_EQ(j["network"]["direction"], "outbound");
+  EXPECT_FALSE(j.contains("evidence"));  // only when a file was written
+  a.evidence = "7-1689581730123456.pcap";
+  out.clear();
+  format_json(a, out);
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["evidence"], "7-1689581730123456.pcap");
 }
 
 TEST(FormatJson, ParsesBackWithNullReplyAndIpv6) {

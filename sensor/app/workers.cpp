@@ -1,0 +1,385 @@
+// Frame routing, the SPSC frame ring and the worker threads behind --workers.
+#include "app/workers.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rcptwatch::app {
+namespace {
+
+std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+
+std::uint64_t fmix64(std::uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+// FNV-1a over both addresses, the smaller first: symmetric by construction.
+std::uint64_t pair_hash(const std::uint8_t* a, const std::uint8_t* b, std::size_t len) {
+  if (std::memcmp(a, b, len) > 0) std::swap(a, b);
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const std::uint8_t* p : {a, b}) {
+    for (std::size_t i = 0; i < len; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  }
+  return fmix64(h ^ len);
+}
+
+constexpr std::uint16_t kEtherIpv4 = 0x0800;
+constexpr std::uint16_t kEtherIpv6 = 0x86DD;
+constexpr std::uint8_t kProtoUdp = 17;
+constexpr std::uint16_t kDnsPort = 53;
+
+void take_udp(const std::uint8_t* l4, std::size_t avail, FrameRoute& r, decode::UdpDatagram* udp,
+              const IpAddress& src, const IpAddress& dst) {
+  if (avail < 8) return;
+  const std::uint16_t sport = be16(l4);
+  const std::uint16_t dport = be16(l4 + 2);
+  const std::uint16_t len = be16(l4 + 4);
+  if (sport != kDnsPort && dport != kDnsPort) return;
+  if (len < 8 || len > avail) return;  // the decoder calls these malformed; so do we
+  r.dns_udp = true;
+  if (udp != nullptr) {
+    udp->src = src;
+    udp->dst = dst;
+    udp->src_port = sport;
+    udp->dst_port = dport;
+    udp->payload = Bytes(l4 + 8, len - 8u);
+  }
+}
+
+}  // namespace
+
+FrameRoute route_frame(std::uint32_t link_type, Bytes frame, decode::UdpDatagram* udp) {
+  FrameRoute r;
+  const std::uint8_t* p = frame.data();
+  std::size_t n = frame.size();
+  std::size_t off = 0;
+  std::uint16_t ethertype = 0;  // 0: decide by the IP version nibble
+  switch (link_type) {
+    case 1: {  // Ethernet, with any number of 802.1Q / 802.1ad tags
+      if (n < 14) return r;
+      off = 12;
+      ethertype = be16(p + off);
+      while ((ethertype == 0x8100 || ethertype == 0x88A8 || ethertype == 0x9100) && off + 6 <= n) {
+        off += 4;
+        ethertype = be16(p + off);
+      }
+      off += 2;
+      break;
+    }
+    case 0:
+    case 108:
+      off = 4;
+      break;
+    case 113:  // Linux cooked v1: protocol at 14, header 16
+      if (n < 16) return r;
+      ethertype = be16(p + 14);
+      off = 16;
+      break;
+    case 276:  // Linux cooked v2: protocol first, header 20
+      if (n < 20) return r;
+      ethertype = be16(p);
+      off = 20;
+      break;
+    case 101:
+    case 12:
+    case 14:
+    case 228:
+    case 229:
+      off = 0;
+      break;
+    default:
+      return r;
+  }
+  if (off >= n) return r;
+  const std::uint8_t version = p[off] >> 4;
+  if (ethertype != 0 && ethertype != kEtherIpv4 && ethertype != kEtherIpv6) return r;
+  const std::uint8_t* ip = p + off;
+  const std::size_t avail = n - off;
+  if (version == 4 && avail >= 20) {
+    r.has_ip = true;
+    r.hash = pair_hash(ip + 12, ip + 16, 4);
+    const std::size_t ihl = static_cast<std::size_t>(ip[0] & 0x0F) * 4;
+    const bool fragment = (be16(ip + 6) & 0x3FFF) != 0;
+    if (ip[9] == kProtoUdp && !fragment && ihl >= 20 && ihl <= avail) {
+      const std::size_t total = std::min<std::size_t>(be16(ip + 2), avail);
+      if (total >= ihl) {
+        take_udp(ip + ihl, total - ihl, r, udp, IpAddress::v4(ip + 12), IpAddress::v4(ip + 16));
+      }
+    }
+  } else if (version == 6 && avail >= 40) {
+    r.has_ip = true;
+    r.hash = pair_hash(ip + 8, ip + 24, 16);
+    if (ip[6] == kProtoUdp) {
+      const std::size_t total = std::min<std::size_t>(40u + be16(ip + 4), avail);
+      take_udp(ip + 40, total - 40, r, udp, IpAddress::v6(ip + 8), IpAddress::v6(ip + 24));
+    }
+  }
+  return r;
+}
+
+FrameRing::FrameRing(std::size_t capacity_bytes)
+    : capacity_(capacity_bytes & ~std::size_t{7}), buffer_(new std::byte[capacity_]) {}
+
+bool FrameRing::try_push(Kind kind, const capture::Packet& p) { return push_impl(kind, p, false); }
+void FrameRing::push(Kind kind, const capture::Packet& p) { push_impl(kind, p, true); }
+
+bool FrameRing::push_impl(Kind kind, const capture::Packet& p, bool wait) {
+  const std::size_t need = (sizeof(Header) + p.data.size() + 7) & ~std::size_t{7};
+  const std::uint64_t head = head_.load(std::memory_order_relaxed);
+  const std::size_t pos = head % capacity_;
+  // A record never wraps: when it does not fit before the end, the rest is skipped (marked
+  // with a Wrap header when one fits; the consumer skips shorter tails by itself).
+  const std::size_t skip = capacity_ - pos < need ? capacity_ - pos : 0;
+  for (;;) {
+    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+    if (head + skip + need - tail <= capacity_) break;
+    if (!wait) return false;
+    tail_.wait(tail, std::memory_order_acquire);
+  }
+  if (skip >= sizeof(Header)) {
+    Header wrap;
+    wrap.kind = Kind::Wrap;
+    wrap.length = static_cast<std::uint32_t>(skip);
+    std::memcpy(buffer_.get() + pos, &wrap, sizeof wrap);
+  }
+  const std::size_t at = (head + skip) % capacity_;
+  Header h;
+  h.length = static_cast<std::uint32_t>(need);
+  h.kind = kind;
+  h.ts = p.ts.usec;
+  h.link_type = p.link_type;
+  h.wire_length = p.wire_length;
+  h.data_length = static_cast<std::uint32_t>(p.data.size());
+  std::memcpy(buffer_.get() + at, &h, sizeof h);
+  if (!p.data.empty()) std::memcpy(buffer_.get() + at + sizeof h, p.data.data(), p.data.size());
+  head_.store(head + skip + need, std::memory_order_release);
+  head_.notify_one();
+  return true;
+}
+
+FrameRing::Record FrameRing::wait_front() {
+  std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t head = head_.load(std::memory_order_acquire);
+    if (head == tail) {
+      head_.wait(head, std::memory_order_acquire);
+      continue;
+    }
+    const std::size_t pos = tail % capacity_;
+    if (capacity_ - pos < sizeof(Header)) {
+      tail += capacity_ - pos;
+      continue;
+    }
+    Record r;
+    std::memcpy(&r.header, buffer_.get() + pos, sizeof r.header);
+    if (r.header.kind == Kind::Wrap) {
+      tail += r.header.length;
+      continue;
+    }
+    r.data = Bytes(reinterpret_cast<const std::uint8_t*>(buffer_.get() + pos + sizeof(Header)), r.header.data_length);
+    front_end_ = tail + r.header.length;
+    if (tail != tail_.load(std::memory_order_relaxed)) {
+      tail_.store(tail, std::memory_order_release);  // skipped tails free space at once
+      tail_.notify_one();
+    }
+    return r;
+  }
+}
+
+void FrameRing::release() {
+  tail_.store(front_end_, std::memory_order_release);
+  tail_.notify_one();
+}
+
+struct WorkerPool::Worker {
+  Worker(std::size_t i, const PipelineConfig& config, std::shared_ptr<const detect::Matcher> matcher,
+         alert::AlertSink& sink)
+      : index(i), ring(kRingBytes), pipeline(config, std::move(matcher), sink) {}
+  std::size_t index;
+  FrameRing ring;
+  Pipeline pipeline;
+  std::thread thread;
+  WorkerStats counts;                       // frames / drops: written by the capture thread
+  std::atomic<std::uint64_t> dns_learned{0};  // written by the worker
+};
+
+PipelineConfig WorkerPool::worker_config(const PipelineConfig& config, unsigned workers,
+                                         unsigned index) {
+  PipelineConfig c = config;
+  auto share = [workers](auto v) { return std::max<decltype(v)>(1, static_cast<decltype(v)>(v / workers)); };
+  c.tracker.max_flows = share(c.tracker.max_flows);
+  c.tracker.max_buffered_bytes_total = share(c.tracker.max_buffered_bytes_total);
+  c.decoder.max_fragment_datagrams = share(c.decoder.max_fragment_datagrams);
+  c.decoder.max_fragment_bytes = share(c.decoder.max_fragment_bytes);
+  c.evidence.max_bytes_held = share(c.evidence.max_bytes_held);
+  c.tracker.first_flow_id = index + 1;
+  c.tracker.flow_id_step = workers;
+  return c;
+}
+
+WorkerPool::WorkerPool(unsigned workers, bool block_when_full, const PipelineConfig& config,
+                       std::shared_ptr<const detect::Matcher> matcher, alert::AlertSink& sink)
+    : block_when_full_(block_when_full) {
+  workers = std::max(1u, workers);
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, worker_config(config, workers, i), matcher, sink));
+  }
+  for (auto& w : workers_) w->thread = std::thread([this, &w = *w] { run(w); });
+}
+
+WorkerPool::~WorkerPool() {
+  if (!finished_) finish(Timestamp{});
+}
+
+void WorkerPool::run(Worker& w) {
+  decode::UdpDatagram udp;
+  for (;;) {
+    const FrameRing::Record r = w.ring.wait_front();
+    capture::Packet p;
+    p.ts = Timestamp{r.header.ts};
+    p.link_type = r.header.link_type;
+    p.wire_length = r.header.wire_length;
+    p.data = r.data;
+    switch (r.header.kind) {
+      case FrameRing::Kind::Frame:
+        w.pipeline.process(p);
+        break;
+      case FrameRing::Kind::LearnDns:
+        if (route_frame(p.link_type, p.data, &udp).dns_udp) {
+          w.pipeline.learn_dns(udp, p.ts);
+          w.dns_learned.fetch_add(1, std::memory_order_relaxed);
+        }
+        break;
+      case FrameRing::Kind::Reload: {
+        std::lock_guard lock(control_mutex_);
+        w.pipeline.set_matcher(next_matcher_);
+        break;
+      }
+      case FrameRing::Kind::Stats: {
+        capture::SourceStats source;
+        if (r.data.size() == sizeof source) std::memcpy(&source, r.data.data(), sizeof source);
+        std::string json = w.pipeline.stats_json(source, p.ts);
+        {
+          std::lock_guard lock(control_mutex_);
+          stats_replies_[w.index] = std::move(json);
+        }
+        if (stats_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) stats_pending_.notify_all();
+        break;
+      }
+      case FrameRing::Kind::Finish:
+        w.pipeline.finish_at(p.ts);
+        w.ring.release();
+        return;
+      case FrameRing::Kind::Wrap:
+        break;
+    }
+    w.ring.release();
+  }
+}
+
+void WorkerPool::dispatch(const capture::Packet& packet) {
+  const FrameRoute route = route_frame(packet.link_type, packet.data);
+  const std::size_t owner = route.has_ip ? route.hash % workers_.size() : 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (i != owner && !route.dns_udp) continue;
+    Worker& w = *workers_[i];
+    if (packet.data.size() > w.ring.max_payload()) {
+      ++w.counts.oversized_drops;
+      continue;
+    }
+    const FrameRing::Kind kind = i == owner ? FrameRing::Kind::Frame : FrameRing::Kind::LearnDns;
+    if (block_when_full_) {
+      w.ring.push(kind, packet);
+    } else if (!w.ring.try_push(kind, packet)) {
+      ++w.counts.ring_full_drops;
+      continue;
+    }
+    if (i == owner) ++w.counts.frames;
+  }
+}
+
+void WorkerPool::broadcast(FrameRing::Kind kind, const capture::Packet& p) {
+  for (auto& w : workers_) w->ring.push(kind, p);  // control records are never dropped
+}
+
+void WorkerPool::reload(std::shared_ptr<const detect::Matcher> matcher) {
+  {
+    std::lock_guard lock(control_mutex_);
+    next_matcher_ = std::move(matcher);
+  }
+  broadcast(FrameRing::Kind::Reload, capture::Packet{});
+}
+
+std::vector<std::string> WorkerPool::collect_stats(const capture::SourceStats& source, Timestamp now) {
+  if (finished_) {  // the threads have ended: the pipelines are this thread's to read
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      out.push_back(workers_[i]->pipeline.stats_json(i == 0 ? source : capture::SourceStats{}, now));
+    }
+    return out;
+  }
+  {
+    std::lock_guard lock(control_mutex_);
+    stats_replies_.assign(workers_.size(), std::string());
+  }
+  stats_pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_release);
+  capture::Packet request;
+  request.ts = now;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    // Worker 0 reports the capture counters; the others add zeros to the sum.
+    const capture::SourceStats mine = i == 0 ? source : capture::SourceStats{};
+    request.data = Bytes(reinterpret_cast<const std::uint8_t*>(&mine), sizeof mine);
+    workers_[i]->ring.push(FrameRing::Kind::Stats, request);
+  }
+  for (unsigned left = stats_pending_.load(std::memory_order_acquire); left != 0;
+       left = stats_pending_.load(std::memory_order_acquire)) {
+    stats_pending_.wait(left, std::memory_order_acquire);
+  }
+  std::lock_guard lock(control_mutex_);
+  return std::move(stats_replies_);
+}
+
+void WorkerPool::finish(Timestamp last_ts) {
+  if (finished_) return;
+  finished_ = true;
+  capture::Packet end;
+  end.ts = last_ts;
+  broadcast(FrameRing::Kind::Finish, end);
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+std::vector<WorkerStats> WorkerPool::worker_stats() const {
+  std::vector<WorkerStats> out;
+  for (const auto& w : workers_) {
+    WorkerStats s = w->counts;
+    s.dns_learned = w->dns_learned.load(std::memory_order_relaxed);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::uint64_t WorkerPool::recipients_checked() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->pipeline.counters().recipients_checked;
+  return n;
+}
+
+std::uint64_t WorkerPool::alerts() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->pipeline.counters().alerts;
+  return n;
+}
+
+unsigned default_worker_count() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 1 ? cores - 1 : 1;
+}
+
+}  // namespace rcptwatch::app
