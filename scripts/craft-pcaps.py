@@ -173,17 +173,17 @@ def closing():
     return [("c", b"QUIT\r\n"), ("s", b"221 2.0.0 Bye\r\n")]
 
 
-def standard_dialogue(rcpts, subject="test"):
+def standard_dialogue(rcpts, subject="test", mail_from="sender@example.org"):
     to = ", ".join(arg for arg, _ in rcpts)
-    return (opening() + envelope(rcpts)
-            + data_phase(message(subject, to, ["Hello,", "this is a test message.", "Bye"]))
+    return (opening() + envelope(rcpts, mail_from)
+            + data_phase(message(subject, to, ["Hello,", "this is a test message.", "Bye"], mail_from))
             + closing())
 
 
-def standard_conversation(rcpts, client_port, subject="test"):
+def standard_conversation(rcpts, client_port, subject="test", mail_from="sender@example.org"):
     conv = TcpConversation(client_port)
     conv.handshake()
-    conv.play(standard_dialogue(rcpts, subject))
+    conv.play(standard_dialogue(rcpts, subject, mail_from))
     conv.close()
     return conv
 
@@ -243,12 +243,12 @@ def ethernet(side, pkt):
     return bytes(Ether(src=src, dst=dst) / pkt)
 
 
-def write_pcap(path, linktype, frames, snaplen=262144):
+def write_pcap(path, linktype, frames, snaplen=262144, t0_sec=T0_SEC):
     """Classic microsecond pcap; returns the bytes written. frames: list of bytes."""
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
     for i, frame in enumerate(frames):
         usec = i * STEP_USEC
-        out += struct.pack("<IIII", T0_SEC + usec // 1_000_000, usec % 1_000_000,
+        out += struct.pack("<IIII", t0_sec + usec // 1_000_000, usec % 1_000_000,
                            len(frame), len(frame))
         out += frame
     with open(path, "wb") as f:
@@ -819,6 +819,61 @@ def build_dns_tcp():
     return LINKTYPE_ETHERNET, tcp_frames(conv, RESOLVER4, 53)
 
 
+# --- learned protection (--learn, issue 11): a history of correspondence, then typos -------------
+# One connection per message, each to its own MX (198.51.100.100 + n), so that with --workers
+# the sessions are spread over the workers. Replayed with --learn by tests/learn/learn_replay.sh.
+
+LEARN_TYPO_T0_SEC = T0_SEC + 86_400  # the typo capture is a day after the history
+
+
+def learn_sessions(sessions, first_port):
+    """sessions: [(mail_from, [(rcpt argument, reply code)])]; Ethernet frames, one after another."""
+    frames = []
+    for i, (mail_from, rcpts) in enumerate(sessions):
+        conv = standard_conversation(rcpts, first_port + i, f"learn {first_port + i}", mail_from)
+        frames += tcp_frames(conv, f"198.51.100.{100 + (first_port + i) % 100}", SMTP_PORT)
+    return frames
+
+
+def build_learn_history():
+    partner = lambda local: (f"<{local}@partner-firm.example>", 250)
+    contoso = lambda local: (f"<{local}@contoso-defence.co.uk>", 250)
+    rejected = ("<no@rejected-only.example>", 550)
+    sessions = [
+        ("alice@example.org", [partner("bob")]),
+        ("carol@example.org", [partner("bob"), partner("sales")]),   # one message, two recipients
+        ("dave@example.org", [contoso("ops")]),
+        ("alice@example.org", [contoso("ops"), contoso("x")]),
+        ("dave@example.org", [partner("sales")]),
+        ("alice@example.org", [partner("bob")]),
+        ("dave@example.org", [contoso("ops")]),
+        ("carol@example.org", [partner("bob")]),
+        ("alice@example.org", [contoso("ops"), ("<hello@once-only.example>", 250)]),
+        ("dave@example.org", [rejected]),
+        ("alice@example.org", [partner("bob")]),
+        ("carol@example.org", [rejected]),
+        ("dave@example.org", [contoso("ops")]),
+        ("alice@example.org", [rejected]),
+        ("dave@example.org", [rejected]),
+        ("carol@example.org", [rejected]),
+    ]
+    return LINKTYPE_ETHERNET, learn_sessions(sessions, 40100)
+
+
+def build_learn_typo():
+    query = dns_message(0x7001, 0x0100, [("partner-frim.example", TYPE_MX)])
+    frames = [udp_frame(CLIENT4, 53010, RESOLVER4, 53, query, 0x2100)]
+    frames += learn_sessions([
+        ("alice@example.org", [("<bob@partner-frim.example>", 250)]),
+        ("carol@example.org", [("<ops@contoso-defense.co.uk>", 250)]),
+        ("dave@example.org", [("<hello@brand-new-unrelated.example>", 250)]),
+        ("alice@example.org", [("<bob@partner-firm.example>", 250)]),
+        ("carol@example.org", [("<new@once-only.example>", 250)]),
+        ("dave@example.org", [ARMY_ML]),
+    ], 40150)
+    return LINKTYPE_ETHERNET, frames, LEARN_TYPO_T0_SEC
+
+
 BUILDERS = {
     "vlan": build_vlan,
     "qinq": build_qinq,
@@ -851,6 +906,8 @@ BUILDERS = {
     "dns-mx-starttls": build_dns_mx_starttls,
     "dns-clean": build_dns_clean,
     "dns-tcp": build_dns_tcp,
+    "learn-history": build_learn_history,
+    "learn-typo": build_learn_typo,
 }
 WRITES_ITSELF = {"truncated", "not-a-pcap"}
 
@@ -870,8 +927,8 @@ def main():
         if name in WRITES_ITSELF:
             BUILDERS[name](path)
         else:
-            linktype, frames = BUILDERS[name]()
-            write_pcap(path, linktype, frames)
+            linktype, frames, *t0 = BUILDERS[name]()  # a builder may give its own start time
+            write_pcap(path, linktype, frames, t0_sec=t0[0] if t0 else T0_SEC)
         print(f"{path}: {os.path.getsize(path)} bytes")
     return 0
 

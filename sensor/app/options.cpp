@@ -20,6 +20,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: rcptwatch [OPTIONS] (-r FILE | -i IFACE)\n"
     "       rcptwatch rules check|explain|variants ...   (tune rules; see 'rcptwatch rules --help')\n"
+    "       rcptwatch state show|export|forget ...       (what --learn learned; 'rcptwatch state --help')\n"
     "\n"
     "Passive sensor: rebuilds SMTP sessions from packets, reads every RCPT TO, and raises an\n"
     "alert when a recipient's domain is a lookalike of a protected domain (army.ml for .mil,\n"
@@ -90,6 +91,32 @@ tl::expected<void, std::string> apply_fleet_options(const po::variables_map& vm,
                  take_positive(vm, "evidence-max-bytes-held", p.evidence.max_bytes_held)}) {
     if (!r) return tl::unexpected(r.error());
   }
+  return {};
+}
+
+// --learn, --state-dir and the --learn-* thresholds (issue 11).
+tl::expected<void, std::string> apply_learn_options(const po::variables_map& vm, Options& o) {
+  learn::LearnConfig& c = o.learn_config;
+  o.learn = vm["learn"].as<bool>();
+  if (vm.count("state-dir")) {
+    c.state_dir = vm["state-dir"].as<std::string>();
+    if (c.state_dir.empty()) return tl::unexpected(std::string("--state-dir: empty path"));
+  }
+  std::int64_t flush_s = 0;
+  for (auto r : {take_positive(vm, "learn-min-messages", c.min_messages),
+                 take_positive(vm, "learn-min-senders", c.min_senders),
+                 take_positive(vm, "learn-max-domains", c.max_domains),
+                 take_positive(vm, "learn-flush-interval", flush_s)}) {
+    if (!r) return tl::unexpected(r.error());
+  }
+  if (c.min_senders > learn::kMaxSendersPerDomain) {
+    return tl::unexpected("--learn-min-senders: at most " + std::to_string(learn::kMaxSendersPerDomain) +
+                          " (distinct senders are counted up to that many per domain)");
+  }
+  if (c.max_domains > 1'000'000) return tl::unexpected(std::string("--learn-max-domains: at most 1000000"));
+  if (flush_s > 0) c.flush_interval_usec = flush_s * 1'000'000;
+  o.pipeline.learn = o.learn;
+  o.pipeline.learn_max_domains = c.max_domains;
   return {};
 }
 
@@ -265,6 +292,27 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   add_int_option(fleet_opts, "evidence-max-bytes-held",
                  "bytes held in all for connections that have not alerted yet (default 67108864)");
 
+  po::options_description learn_opts("Learned protection");
+  learn_opts.add_options()
+      ("learn", po::bool_switch(),
+       "protect established correspondents automatically: recipient domains with enough "
+       "messages from enough distinct senders become protected, and a recipient domain that "
+       "is not one of them but a lookalike of one alerts (lookalike.learned = true)")
+      ("state-dir", po::value<std::string>(),
+       "where --learn keeps its store, DIR/correspondents.sqlite (created if missing; "
+       "default /var/lib/rcptwatch); see 'rcptwatch state'");
+  add_int_option(learn_opts, "learn-min-messages",
+                 "messages (transactions with an accepted recipient there) before a domain is "
+                 "established (default 5)");
+  add_int_option(learn_opts, "learn-min-senders",
+                 "distinct senders before a domain is established (default 2, at most 64)");
+  add_int_option(learn_opts, "learn-max-domains",
+                 "domains the store keeps; beyond it the least recently seen go, established "
+                 "ones last (default 10000)");
+  add_int_option(learn_opts, "learn-flush-interval",
+                 "seconds of packet time between writes to the store and promotions (default 60; "
+                 "also at exit)");
+
   po::options_description limits("Limits (all counted in the stats when hit)");
   add_int_option(limits, "memory-cap",
                  "MiB of memory the sensor plans for (default 512): unless given, --max-buffer-total is "
@@ -282,7 +330,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   add_int_option(limits, "fragment-timeout", "seconds an incomplete IP datagram is kept (default 30)");
 
   po::options_description all;
-  all.add(general).add(input).add(daemon_opts).add(detection).add(fleet_opts).add(limits);
+  all.add(general).add(input).add(daemon_opts).add(detection).add(fleet_opts).add(learn_opts).add(limits);
 
   ParsedCommandLine result;
   {
@@ -460,6 +508,7 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
     o.syslog_facility = static_cast<std::uint8_t>(v);
   }
   if (auto r = apply_fleet_options(vm, o); !r) return tl::unexpected(r.error());
+  if (auto r = apply_learn_options(vm, o); !r) return tl::unexpected(r.error());
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include "alert/output_spec.h"
 #include "app/pipeline.h"
 #include "capture/bpf_source.h"
+#include "learn/learner.h"
 
 namespace rcptwatch::app {
 
@@ -42,6 +43,9 @@ struct Options {
   std::int64_t stats_interval_s = 0;     // --stats-interval; 0: off
   std::string run_user;                  // --user; empty: default_run_user() for live capture
   std::string pidfile;                   // --pidfile
+  // Learned protection (issue 11): --learn, --state-dir, --learn-* thresholds and bounds.
+  bool learn = false;
+  learn::LearnConfig learn_config;
   PipelineConfig pipeline;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "alert/format_json.h"
 #include "alert/json_writer.h"
@@ -55,6 +56,8 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
   void on_recipient(const smtp::RecipientEvent& event) override { owner_.judge(info_, ctx_, event); }
   void on_transaction(const smtp::TransactionEvent& event) override {
     if (owner_.config_.log_envelopes) owner_.log_transaction(info_, ctx_, event);
+    // Learning follows the judged directions: inbound mail does not make correspondents.
+    if (owner_.config_.learn && ctx_.judged) owner_.observations_.add(event);
   }
   void on_tls(Timestamp ts) override {
     owner_.log_tls(info_, ctx_, ts);
@@ -113,6 +116,10 @@ void Pipeline::set_learned_matcher(std::shared_ptr<const detect::Matcher> matche
   learned_matcher_ = std::move(matcher);
 }
 
+learn::ObservationBatch Pipeline::take_observations() {
+  return std::exchange(observations_, learn::ObservationBatch(config_.learn_max_domains));
+}
+
 void Pipeline::process(const capture::Packet& packet) {
   last_ts_ = packet.ts;
   const decode::DecodeStatus status =
@@ -144,10 +151,16 @@ Pipeline::FlowContext Pipeline::make_flow_context(const flow::ConnectionInfo& in
   FlowContext ctx;
   ctx.direction = fleet::classify_direction(config_.home_net, info.client_ip, info.server_ip);
   ctx.judged = config_.home_net.empty() || config_.judge_directions.contains(ctx.direction);
-  ctx.community_id = fleet::community_id_v1(fleet::kProtoTcp, info.client_ip, info.server_ip,
-                                            info.client_port, info.server_port);
   ctx.key = fleet::FlowKey::of(info.client_ip, info.client_port, info.server_ip, info.server_port);
   return ctx;
+}
+
+const std::string& Pipeline::FlowContext::community_id(const flow::ConnectionInfo& info) const {
+  if (community_id_.empty()) {
+    community_id_ = fleet::community_id_v1(fleet::kProtoTcp, info.client_ip, info.server_ip,
+                                           info.client_port, info.server_port);
+  }
+  return community_id_;
 }
 
 void Pipeline::IdentitySink::write_alert(const alert::Alert& a) {
@@ -190,7 +203,12 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
   }
   ++counters_.recipients_checked;
   if (event.domain.empty()) return;
-  const std::optional<detect::Match> match = matcher_->match(event.domain);
+  std::optional<detect::Match> match = matcher_->match(event.domain);
+  bool learned = false;  // the learned rules (--learn) only where the configured ones see nothing
+  if (!match && learned_matcher_) {
+    match = learned_matcher_->match(event.domain);
+    learned = match.has_value();
+  }
   if (!match) return;
   ++counters_.alerts;
   ++counters_.alerts_by_rule[match->rule->id];
@@ -216,9 +234,10 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
   a.protected_domain = match->protected_domain;
   a.technique = match->technique;
   a.distance = match->distance;
+  a.learned = learned;
   a.sensor_name = config_.sensor_name;
   a.in_iface = config_.in_iface;
-  a.community_id = ctx.community_id;
+  a.community_id = ctx.community_id(info);
   a.direction = std::string(fleet::to_string(ctx.direction));
   if (evidence_) a.evidence = evidence_->on_alert(ctx.key, info.id, info.first_seen);
   sink_.write_alert(a);
@@ -237,7 +256,7 @@ void Pipeline::write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInf
   w.field("proto", "TCP");
   w.field("app_proto", "smtp");
   w.field("capture", flow::to_string(info.quality()));
-  alert::write_identity_fields(w, config_.sensor_name, config_.in_iface, ctx.community_id,
+  alert::write_identity_fields(w, config_.sensor_name, config_.in_iface, ctx.community_id(info),
                                fleet::to_string(ctx.direction));
 }
 

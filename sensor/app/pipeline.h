@@ -19,6 +19,7 @@
 #include "fleet/direction.h"
 #include "fleet/evidence.h"
 #include "flow/tcp_tracker.h"
+#include "learn/observations.h"
 #include "smtp/session.h"
 
 namespace rcptwatch::app {
@@ -34,6 +35,10 @@ struct PipelineConfig {
   std::string sensor_name;                   // --sensor-name
   std::string in_iface;                      // capture interface(s), or the replayed file's name
   fleet::EvidenceConfig evidence;            // --evidence-dir; empty dir: off
+  // Learned protection (--learn): each finished transaction's accepted recipient domains are
+  // aggregated here, in memory, until take_observations().
+  bool learn = false;
+  std::size_t learn_max_domains = 10'000;    // domains one batch holds (--learn-max-domains)
 };
 
 struct PipelineCounters {
@@ -68,6 +73,8 @@ class Pipeline final : private flow::StreamConsumerFactory {
   void set_matcher(std::shared_ptr<const detect::Matcher> matcher);
   // Rules generated from learned correspondents (--learn); null when not learning.
   void set_learned_matcher(std::shared_ptr<const detect::Matcher> matcher);
+  // --learn: what was observed since the last call (the batch is then empty again).
+  learn::ObservationBatch take_observations();
   const EncryptedWatch& encrypted_watch() const { return *watch_; }
 
   const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
@@ -90,8 +97,13 @@ class Pipeline final : private flow::StreamConsumerFactory {
   struct FlowContext {
     fleet::Direction direction = fleet::Direction::Unknown;
     bool judged = true;  // direction is one of --judge-directions (or no --home-net)
-    std::string community_id;
     fleet::FlowKey key;
+    // Community ID v1, worked out on first use: a SHA-1 per connection was a tenth of a
+    // replay's cost, and only connections that raise an event need it.
+    const std::string& community_id(const flow::ConnectionInfo& info) const;
+
+   private:
+    mutable std::string community_id_;
   };
   FlowContext make_flow_context(const flow::ConnectionInfo& info) const;
   std::unique_ptr<flow::StreamConsumer> open(const flow::ConnectionInfo& info) override;
@@ -137,6 +149,7 @@ class Pipeline final : private flow::StreamConsumerFactory {
   Timestamp last_ts_;
   std::string event_buffer_;  // reused for smtp events
   std::unique_ptr<fleet::EvidenceStore> evidence_;  // --evidence-dir
+  learn::ObservationBatch observations_{config_.learn_max_domains};  // --learn
 };
 
 }  // namespace rcptwatch::app

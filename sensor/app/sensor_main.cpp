@@ -22,6 +22,7 @@
 #include "app/options.h"
 #include "app/pipeline.h"
 #include "app/rules_command.h"
+#include "app/state_command.h"
 #include "capture/bpf_source.h"
 #include "capture/multi_source.h"
 #include "capture/pcap_source.h"
@@ -30,6 +31,7 @@
 #include "app/workers.h"
 #include "detect/matcher.h"
 #include "detect/rules.h"
+#include "learn/learner.h"
 
 #ifndef RCPTWATCH_VERSION
 #define RCPTWATCH_VERSION "0.0.0"
@@ -214,6 +216,26 @@ void write_worker_stats(alert::JsonWriter& w, const WorkerPool& pool) {
   w.end_object();
 }
 
+void write_learn_stats(alert::JsonWriter& w, const learn::LearnCounters& c) {
+  w.key("learn");
+  w.begin_object();
+  w.field("transactions", c.observed.transactions);
+  w.field("recipients", c.observed.recipients);
+  w.field("recipients_rejected", c.observed.recipients_rejected);
+  w.field("invalid_domains", c.observed.invalid_domains);
+  w.field("domains_over_cap", c.observed.domains_over_cap);
+  w.field("flushes", c.flushes);
+  w.field("store_errors", c.store_errors);
+  w.field("domains_added", c.domains_added);
+  w.field("domains_evicted", c.domains_evicted);
+  w.field("promoted", c.promoted);
+  w.field("candidates_lookalike", c.candidates_lookalike);
+  w.field("matcher_rebuilds", c.matcher_rebuilds);
+  w.field("domains", c.domains);
+  w.field("established", c.established);
+  w.end_object();
+}
+
 Timestamp wall_clock_now() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -225,6 +247,9 @@ Timestamp wall_clock_now() {
 int sensor_main(int argc, const char* const* argv) {
   if (argc > 1 && std::string_view(argv[1]) == "rules") {
     return rules_command_main(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "state") {
+    return state_command_main(argc - 1, argv + 1);
   }
   auto parsed = parse_command_line(argc, argv);
   if (!parsed) {
@@ -328,6 +353,18 @@ int sensor_main(int argc, const char* const* argv) {
       return kExitUsage;
     }
   }
+  // --learn: the store is opened after the drop too, with the rights it is written with.
+  std::unique_ptr<learn::Learner> learner;
+  if (options.learn) {
+    auto opened = learn::Learner::open(options.learn_config, matcher);
+    if (!opened) {
+      std::fprintf(stderr, "rcptwatch: --learn: %s\n", opened.error().c_str());
+      return kExitUsage;
+    }
+    learner = std::move(*opened);
+    spdlog::info("--learn: {}, {} established correspondents", learner->store_path(),
+                 learner->counters().established);
+  }
   std::vector<alert::AlertSink*> raw_outputs;
   for (auto& o : outputs) raw_outputs.push_back(o.get());
   alert::FanoutSink fanout(std::move(raw_outputs));
@@ -344,6 +381,27 @@ int sensor_main(int argc, const char* const* argv) {
     pool = std::make_unique<WorkerPool>(options.workers, replay, options.pipeline, matcher, locked);
     spdlog::info("{} workers", options.workers);
   }
+  // Learned rules reach the pipelines at a point of the packet stream (workers: a record in
+  // every ring), and the store is written there from every pipeline's batch, so a replay
+  // gives the same alerts with any number of workers.
+  auto push_learned = [&] {
+    if (single) {
+      single->set_learned_matcher(learner->matcher());
+    } else {
+      pool->set_learned_matcher(learner->matcher());
+    }
+  };
+  auto flush_learned = [&](Timestamp now) {
+    learn::ObservationBatch batch = single ? single->take_observations() : pool->take_observations();
+    auto changed = learner->flush(batch, now);
+    if (!changed) {
+      spdlog::error("--learn: {}", changed.error());
+    } else if (*changed) {
+      push_learned();
+      spdlog::info("--learn: {} established correspondents", learner->counters().established);
+    }
+  };
+  if (learner && learner->matcher()) push_learned();
 
   auto make_stats = [&](Timestamp now) {
     const capture::SourceStats source_total = (*source)->stats();
@@ -351,6 +409,7 @@ int sensor_main(int argc, const char* const* argv) {
       locked.with_lock([&] { write_output_stats(w, options.outputs, outputs, sink); });
       write_source_stats(w, **source);
       if (pool) write_worker_stats(w, *pool);
+      if (learner) write_learn_stats(w, learner->counters());
     };
     if (single) return single->stats_json(source_total, now, extra);
     std::string extra_json;
@@ -371,6 +430,8 @@ int sensor_main(int argc, const char* const* argv) {
   Timestamp next_packet_stats{};
   auto next_wall_stats = std::chrono::steady_clock::now() + std::chrono::seconds(options.stats_interval_s);
   Timestamp last_ts{};
+  const std::int64_t learn_interval_usec = options.learn_config.flush_interval_usec;
+  Timestamp next_learn_flush{};
 
   int status = kExitOk;
   capture::Packet packet;
@@ -383,10 +444,11 @@ int sensor_main(int argc, const char* const* argv) {
       if (reloaded) {
         auto fresh = std::make_shared<const detect::Matcher>(*reloaded);
         if (single) {
-          single->set_matcher(std::move(fresh));
+          single->set_matcher(fresh);
         } else {
-          pool->reload(std::move(fresh));
+          pool->reload(fresh);
         }
+        if (learner && learner->set_configured(fresh)) push_learned();  // its allow rules
         spdlog::warn("SIGHUP: rules reloaded ({} rules)", (*reloaded)->rules().size());
       } else {
         for (const auto& e : reloaded.error()) spdlog::error("SIGHUP: {}", e.to_string());
@@ -409,6 +471,14 @@ int sensor_main(int argc, const char* const* argv) {
         if (packet.ts >= next_packet_stats) {
           write_stats(next_packet_stats, true);
           while (next_packet_stats <= packet.ts) next_packet_stats.usec += interval_usec;
+        }
+      }
+      if (learner) {  // on packet time, live or replay
+        if (next_learn_flush.usec == 0) next_learn_flush = Timestamp{packet.ts.usec + learn_interval_usec};
+        if (packet.ts >= next_learn_flush) {
+          flush_learned(next_learn_flush);
+          const std::int64_t behind = packet.ts.usec - next_learn_flush.usec;  // a jump in time: one flush
+          next_learn_flush.usec += (behind / learn_interval_usec + 1) * learn_interval_usec;
         }
       }
       last_ts = packet.ts;
@@ -435,6 +505,7 @@ int sensor_main(int argc, const char* const* argv) {
   } else {
     pool->finish(last_ts);
   }
+  if (learner) flush_learned(last_ts.usec != 0 ? last_ts : wall_clock_now());
   if (options.stats) write_stats(wall_clock_now(), false);
   // Deliver what is queued (bounded wait), then report what could not be delivered.
   const auto deadline = alert::SteadyClock::now() + std::chrono::milliseconds(options.flush_timeout_ms);

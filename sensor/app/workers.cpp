@@ -226,6 +226,7 @@ WorkerPool::WorkerPool(unsigned workers, bool block_when_full, const PipelineCon
                        std::shared_ptr<const detect::Matcher> matcher, alert::AlertSink& sink)
     : block_when_full_(block_when_full) {
   workers = std::max(1u, workers);
+  next_learned_.resize(workers);
   for (unsigned i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, worker_config(config, workers, i), matcher, sink));
   }
@@ -268,7 +269,22 @@ void WorkerPool::run(Worker& w) {
           std::lock_guard lock(control_mutex_);
           stats_replies_[w.index] = std::move(json);
         }
-        if (stats_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) stats_pending_.notify_all();
+        if (replies_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_pending_.notify_all();
+        break;
+      }
+      case FrameRing::Kind::LearnSync: {
+        learn::ObservationBatch batch = w.pipeline.take_observations();
+        {
+          std::lock_guard lock(control_mutex_);
+          learn_replies_[w.index] = std::move(batch);
+        }
+        if (replies_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_pending_.notify_all();
+        break;
+      }
+      case FrameRing::Kind::Learned: {
+        std::lock_guard lock(control_mutex_);
+        w.pipeline.set_learned_matcher(std::move(next_learned_[w.index].front()));
+        next_learned_[w.index].pop_front();
         break;
       }
       case FrameRing::Kind::Finish:
@@ -327,7 +343,7 @@ std::vector<std::string> WorkerPool::collect_stats(const capture::SourceStats& s
     std::lock_guard lock(control_mutex_);
     stats_replies_.assign(workers_.size(), std::string());
   }
-  stats_pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_release);
+  replies_pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_release);
   capture::Packet request;
   request.ts = now;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -336,12 +352,44 @@ std::vector<std::string> WorkerPool::collect_stats(const capture::SourceStats& s
     request.data = Bytes(reinterpret_cast<const std::uint8_t*>(&mine), sizeof mine);
     workers_[i]->ring.push(FrameRing::Kind::Stats, request);
   }
-  for (unsigned left = stats_pending_.load(std::memory_order_acquire); left != 0;
-       left = stats_pending_.load(std::memory_order_acquire)) {
-    stats_pending_.wait(left, std::memory_order_acquire);
-  }
+  wait_for_replies();
   std::lock_guard lock(control_mutex_);
   return std::move(stats_replies_);
+}
+
+void WorkerPool::wait_for_replies() {
+  for (unsigned left = replies_pending_.load(std::memory_order_acquire); left != 0;
+       left = replies_pending_.load(std::memory_order_acquire)) {
+    replies_pending_.wait(left, std::memory_order_acquire);
+  }
+}
+
+learn::ObservationBatch WorkerPool::take_observations() {
+  learn::ObservationBatch merged;
+  if (finished_) {  // the threads have ended: the pipelines are this thread's to read
+    for (auto& w : workers_) merged.merge(w->pipeline.take_observations());
+    return merged;
+  }
+  {
+    std::lock_guard lock(control_mutex_);
+    learn_replies_.assign(workers_.size(), learn::ObservationBatch());
+  }
+  replies_pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_release);
+  broadcast(FrameRing::Kind::LearnSync, capture::Packet{});
+  wait_for_replies();
+  std::lock_guard lock(control_mutex_);
+  for (const learn::ObservationBatch& b : learn_replies_) merged.merge(b);
+  learn_replies_.clear();
+  return merged;
+}
+
+void WorkerPool::set_learned_matcher(std::shared_ptr<const detect::Matcher> matcher) {
+  if (finished_) return;
+  {
+    std::lock_guard lock(control_mutex_);
+    for (auto& pending : next_learned_) pending.push_back(matcher);
+  }
+  broadcast(FrameRing::Kind::Learned, capture::Packet{});
 }
 
 void WorkerPool::finish(Timestamp last_ts) {

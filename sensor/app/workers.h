@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +19,7 @@
 #include "common/types.h"
 #include "decode/decoder.h"
 #include "detect/matcher.h"
+#include "learn/observations.h"
 
 namespace rcptwatch::app {
 
@@ -37,7 +39,7 @@ FrameRoute route_frame(std::uint32_t link_type, Bytes frame, decode::UdpDatagram
 // no allocation per frame, records read in place by the consumer.
 class FrameRing {
  public:
-  enum class Kind : std::uint8_t { Frame, LearnDns, Stats, Reload, Finish, Wrap };
+  enum class Kind : std::uint8_t { Frame, LearnDns, Stats, Reload, Finish, Wrap, LearnSync, Learned };
   struct Header {
     std::uint32_t length = 0;  // whole record, header included, multiple of 8
     Kind kind = Kind::Frame;
@@ -125,6 +127,11 @@ class WorkerPool {
   void dispatch(const capture::Packet& packet);
   // Every worker switches to `matcher` at this point of the packet stream.
   void reload(std::shared_ptr<const detect::Matcher> matcher);
+  // --learn: every worker's observations up to this point of the packet stream, merged (the
+  // workers reach it and hand theirs over; this thread waits for all of them).
+  learn::ObservationBatch take_observations();
+  // Every worker switches to this learned matcher at this point of the packet stream.
+  void set_learned_matcher(std::shared_ptr<const detect::Matcher> matcher);
   // One stats event per worker (its Pipeline::stats_json); `source` is counted by worker 0.
   std::vector<std::string> collect_stats(const capture::SourceStats& source, Timestamp now);
   // End of input: every worker flushes its connections at `last_ts`; then the threads end.
@@ -143,13 +150,17 @@ class WorkerPool {
   struct Worker;
   void run(Worker& w);
   void broadcast(FrameRing::Kind kind, const capture::Packet& p);
+  void wait_for_replies();
 
   bool block_when_full_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::mutex control_mutex_;                         // guards the two fields below
+  std::mutex control_mutex_;                         // guards the four fields below
   std::shared_ptr<const detect::Matcher> next_matcher_;
+  // Per worker, learned matchers not yet taken, in order: one per Learned record in its ring.
+  std::vector<std::deque<std::shared_ptr<const detect::Matcher>>> next_learned_;
   std::vector<std::string> stats_replies_;
-  std::atomic<unsigned> stats_pending_{0};
+  std::vector<learn::ObservationBatch> learn_replies_;
+  std::atomic<unsigned> replies_pending_{0};  // workers yet to answer a Stats or LearnSync
   bool finished_ = false;
 };
 

@@ -1,6 +1,8 @@
 // TCP tracker: a flow table keyed by the canonical 5-tuple, one LRU list per flow state so
 // idle expiry only ever looks at list heads, and closed flows kept briefly as tombstones so
-// late retransmissions do not resurrect a connection that has ended.
+// late retransmissions do not resurrect a connection that has ended. Tombstones live in a
+// table of their own with ~100-byte entries: every connection leaves one for closed_timeout,
+// and as full flows they were most of a replay's memory.
 #include "flow/tcp_tracker.h"
 
 #include <algorithm>
@@ -33,11 +35,24 @@ struct FlowKey {
   bool operator==(const FlowKey&) const = default;
 };
 
+// Any total order over endpoints makes the key canonical: two word comparisons, not a
+// byte-wise lexicographic one.
+bool endpoint_first(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
+                    std::uint16_t port_b) {
+  std::uint64_t wa[2];
+  std::uint64_t wb[2];
+  std::memcpy(wa, a.bytes.data(), sizeof wa);
+  std::memcpy(wb, b.bytes.data(), sizeof wb);
+  if (wa[0] != wb[0]) return wa[0] < wb[0];
+  if (wa[1] != wb[1]) return wa[1] < wb[1];
+  return port_a <= port_b;
+}
+
 FlowKey make_key(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
                  std::uint16_t port_b) {
   FlowKey k;
   k.family = a.family;
-  if (std::tie(a.bytes, port_a) <= std::tie(b.bytes, port_b)) {
+  if (endpoint_first(a, port_a, b, port_b)) {
     k.addr_lo = a.bytes;
     k.port_lo = port_a;
     k.addr_hi = b.bytes;
@@ -62,7 +77,11 @@ class FlowKeyHash {
     std::memcpy(&words[2], k.addr_hi.data(), 16);
     std::uint64_t h = seed_ ^ (std::uint64_t{k.port_lo} | std::uint64_t{k.port_hi} << 16 |
                                std::uint64_t{static_cast<std::uint8_t>(k.family)} << 32);
-    for (std::uint64_t w : words) h = mix(h ^ w);
+    // One multiply per word, a full finaliser at the end: the seed still reaches every bit.
+    for (std::uint64_t w : words) {
+      h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+      h ^= h >> 32;
+    }
     return static_cast<std::size_t>(mix(h));
   }
 
@@ -78,9 +97,10 @@ class FlowKeyHash {
   std::uint64_t seed_;
 };
 
-// Each state has its own idle timeout, hence its own LRU list.
-enum class FlowState : std::uint8_t { SynSent = 0, Established = 1, Closed = 2 };
-constexpr std::size_t kStates = 3;
+// Each state has its own idle timeout, hence its own LRU list (closed connections are
+// tombstones, outside the flow table).
+enum class FlowState : std::uint8_t { SynSent = 0, Established = 1 };
+constexpr std::size_t kStates = 2;
 
 // Forwards one direction of a reassembler to the connection's consumer.
 class DirSink final : public reassembly::StreamSink {
@@ -122,18 +142,32 @@ struct Flow {
   bool server_fin = false;
 };
 
-// Oldest first: the head is the next to expire.
-class FlowList {
+// What is left of a closed connection for closed_timeout: enough to tell a late segment of
+// it (dropped) from a new connection on the same 4-tuple (a new opening SYN).
+struct Tombstone {
+  const FlowKey* key = nullptr;  // its own key in the table (node addresses are stable)
+  Timestamp last_seen;  // when it closed
+  Tombstone* lru_prev = nullptr;
+  Tombstone* lru_next = nullptr;
+  std::uint32_t client_isn = 0;
+  bool client_isn_known = false;
+  bool client_is_lo = false;  // the client is the key's addr_lo/port_lo endpoint
+  bool linked = false;
+};
+
+// Intrusive, oldest first: the head is the next to expire; moving an entry never allocates.
+template <class Node>
+class LruList {
  public:
-  Flow* front() const { return head_; }
-  void push_back(Flow* f) {
+  Node* front() const { return head_; }
+  void push_back(Node* f) {
     f->lru_prev = tail_;
     f->lru_next = nullptr;
     (tail_ ? tail_->lru_next : head_) = f;
     tail_ = f;
     f->linked = true;
   }
-  void unlink(Flow* f) {
+  void unlink(Node* f) {
     (f->lru_prev ? f->lru_prev->lru_next : head_) = f->lru_next;
     (f->lru_next ? f->lru_next->lru_prev : tail_) = f->lru_prev;
     f->lru_prev = f->lru_next = nullptr;
@@ -142,9 +176,11 @@ class FlowList {
   void clear() { head_ = tail_ = nullptr; }
 
  private:
-  Flow* head_ = nullptr;
-  Flow* tail_ = nullptr;
+  Node* head_ = nullptr;
+  Node* tail_ = nullptr;
 };
+using FlowList = LruList<Flow>;
+using TombstoneTable = std::unordered_map<FlowKey, Tombstone, FlowKeyHash>;
 
 }  // namespace
 
@@ -152,7 +188,8 @@ struct TcpTracker::Impl {
   Impl(TrackerConfig cfg, StreamConsumerFactory& f)
       : config(std::move(cfg)),
         factory(f),
-        table(64, FlowKeyHash(std::random_device{}())) {
+        table(64, FlowKeyHash(std::random_device{}())),
+        tombstones(64, FlowKeyHash(std::random_device{}())) {
     for (std::uint16_t p : config.server_ports) server_ports.set(p);
     limits.max_buffered_bytes = config.max_buffered_bytes_per_direction;
     limits.delivered_tail_bytes = config.conflict_tail_bytes;
@@ -166,8 +203,6 @@ struct TcpTracker::Impl {
         return config.syn_timeout_usec;
       case FlowState::Established:
         return config.established_timeout_usec;
-      case FlowState::Closed:
-        return config.closed_timeout_usec;
     }
     return 0;
   }
@@ -204,13 +239,29 @@ struct TcpTracker::Impl {
     --counters.flows_active;
   }
 
-  // FIN both ways or RST: closed now, kept as a tombstone for closed_timeout.
+  // FIN both ways or RST: closed now; a tombstone stands in for it for closed_timeout.
+  // The flow itself is destroyed: the caller must not touch `f` afterwards.
   void finish(Flow& f, Timestamp ts) {
-    unlink(f);
     close_connection(f, ts);
     ++counters.flows_closed;
-    f.state = FlowState::Closed;
-    touch(f);
+    const FlowKey key =
+        make_key(f.info.client_ip, f.info.client_port, f.info.server_ip, f.info.server_port);
+    auto [it, inserted] = tombstones.try_emplace(key);
+    Tombstone& t = it->second;
+    if (!inserted) tombstone_list.unlink(&t);
+    t.key = &it->first;
+    t.last_seen = now;
+    t.client_isn = f.client_isn;
+    t.client_isn_known = f.client_isn_known;
+    t.client_is_lo = key.port_lo == f.info.client_port && key.addr_lo == f.info.client_ip.bytes;
+    tombstone_list.push_back(&t);
+    remove(f);
+  }
+
+  void remove_tombstone(Tombstone& t) {
+    tombstone_list.unlink(&t);
+    const FlowKey key = *t.key;  // a copy: erase(k) must not see k die under it
+    tombstones.erase(key);
   }
 
   void open_connection(Flow& f, const decode::TcpSegment& seg) {
@@ -243,13 +294,13 @@ struct TcpTracker::Impl {
     f.consumer = factory.open(info);
   }
 
-  // Over max_flows (the new flow is already in the table, not yet in a list): tombstones go
-  // first (nothing to lose), then the least recently seen flow.
+  // Over max_flows, tombstones counted (the new flow is already in the table, not yet in a
+  // list): tombstones go first (nothing to lose), then the least recently seen flow.
   void make_room() {
     const std::size_t cap = std::max<std::uint32_t>(config.max_flows, 1);
-    while (table.size() > cap) {
-      if (Flow* t = list(FlowState::Closed).front()) {
-        remove(*t);
+    while (table.size() + tombstones.size() > cap) {
+      if (Tombstone* t = tombstone_list.front()) {
+        remove_tombstone(*t);
         continue;
       }
       Flow* a = list(FlowState::SynSent).front();
@@ -271,12 +322,14 @@ struct TcpTracker::Impl {
       const std::int64_t idle_limit = timeout(state);
       while (Flow* f = list(state).front()) {
         if (now.usec - f->last_seen.usec < idle_limit) break;
-        if (state != FlowState::Closed) {
-          close_connection(*f, now);
-          ++counters.flows_evicted_idle;
-        }
+        close_connection(*f, now);
+        ++counters.flows_evicted_idle;
         remove(*f);
       }
+    }
+    while (Tombstone* t = tombstone_list.front()) {
+      if (now.usec - t->last_seen.usec < config.closed_timeout_usec) break;
+      remove_tombstone(*t);
     }
   }
 
@@ -335,36 +388,37 @@ struct TcpTracker::Impl {
     const bool opening_syn =
         seg.has(decode::tcp_flag::kSyn) && !seg.has(decode::tcp_flag::kAck);
     const FlowKey key = make_key(seg.src, seg.src_port, seg.dst, seg.dst_port);
-    // One hash probe whether the flow exists or not: a new key is inserted at once.
-    auto [it, inserted] = table.try_emplace(key);
-    if (inserted) {
-      if (seg.has(decode::tcp_flag::kRst) ||
-          (!seg.has(decode::tcp_flag::kSyn) && seg.payload.empty())) {
-        table.erase(it);
+    // One hash probe for a segment of a live flow; the tombstones only for the others.
+    const auto live = table.find(key);
+    if (live == table.end()) {
+      if (const auto grave = tombstones.find(key); grave != tombstones.end()) {
+        const Tombstone& t = grave->second;
+        const bool src_is_lo = key.port_lo == seg.src_port && key.addr_lo == seg.src.bytes;
+        const bool syn_retransmission = opening_syn && t.client_isn_known &&
+                                        src_is_lo == t.client_is_lo && seg.seq == t.client_isn;
+        if (!opening_syn || syn_retransmission) {
+          ++counters.segments_after_close;  // do not resurrect the connection
+          return;
+        }
+        remove_tombstone(grave->second);
+        ++counters.reused;
+      } else if (seg.has(decode::tcp_flag::kRst) ||
+                 (!seg.has(decode::tcp_flag::kSyn) && seg.payload.empty())) {
         ++counters.segments_without_flow;  // nothing worth a connection of its own
         return;
       }
-      it->second = std::make_unique<Flow>(limits, rcounters);
-      Flow& f = *it->second;
+      Flow& f = *table.try_emplace(key, std::make_unique<Flow>(limits, rcounters)).first->second;
       make_room();
       open_connection(f, seg);
       handle(f, seg, ts);
       return;
     }
-    Flow& f = *it->second;
+    Flow& f = *live->second;
     const bool syn_retransmission = opening_syn && f.client_isn_known &&
                                     seg.src == f.info.client_ip &&
                                     seg.src_port == f.info.client_port &&
                                     seg.seq == f.client_isn;
-    if (f.state == FlowState::Closed) {
-      if (!opening_syn || syn_retransmission) {
-        ++counters.segments_after_close;  // tombstone: do not resurrect the connection
-        return;
-      }
-      unlink(f);
-      ++counters.reused;
-      open_connection(f, seg);
-    } else if (opening_syn && !syn_retransmission) {
+    if (opening_syn && !syn_retransmission) {
       // A new handshake on a live 4-tuple: the old connection ended without us seeing it.
       unlink(f);
       close_connection(f, ts);
@@ -379,9 +433,7 @@ struct TcpTracker::Impl {
     if (ts > now) now = ts;
     std::vector<Flow*> open;
     open.reserve(counters.flows_active);
-    for (auto& [key, flow] : table) {
-      if (flow->state != FlowState::Closed) open.push_back(flow.get());
-    }
+    for (auto& [key, flow] : table) open.push_back(flow.get());
     std::sort(open.begin(), open.end(),
               [](const Flow* a, const Flow* b) { return a->info.id < b->info.id; });
     for (Flow* f : open) {
@@ -390,6 +442,8 @@ struct TcpTracker::Impl {
     }
     for (auto& l : lists) l.clear();
     table.clear();
+    tombstone_list.clear();
+    tombstones.clear();
   }
 
   const TrackerCounters& sync_counters() {
@@ -414,7 +468,9 @@ struct TcpTracker::Impl {
   Timestamp now;
   std::uint64_t next_id = config.first_flow_id;
   std::array<FlowList, kStates> lists;
-  std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> table;
+  std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> table;  // live flows
+  TombstoneTable tombstones;  // closed connections, for closed_timeout
+  LruList<Tombstone> tombstone_list;
 };
 
 TcpTracker::TcpTracker(TrackerConfig config, StreamConsumerFactory& factory)

@@ -213,8 +213,10 @@ void StreamReassembler::release_out_of_order_if_empty() {
   if (ooo_ && ooo_->segments.empty() && ooo_->conflicts.empty()) ooo_.reset();
 }
 
-// The tail grows linearly up to its cap (short sessions never pay for the full ring), then
-// wraps: tail_head_ is the oldest byte and the next one overwritten.
+// The tail grows up to its cap (short sessions never pay for the full ring), then wraps:
+// tail_head_ is the oldest byte and the next one overwritten. It grows in two steps at most
+// (kTailFirstBytes, then the cap): doubling from a few bytes cost an allocation for almost
+// every packet of a command-sized exchange.
 void StreamReassembler::tail_append(Bytes data) {
   const std::size_t cap = limits_.delivered_tail_bytes;
   if (cap == 0) return;
@@ -226,7 +228,8 @@ void StreamReassembler::tail_append(Bytes data) {
   if (tail_.size() < cap) {
     const std::size_t n = std::min(cap - tail_.size(), data.size());
     if (tail_.capacity() < tail_.size() + n) {
-      tail_.reserve(std::min(cap, std::max(tail_.size() + n, 2 * tail_.capacity())));
+      constexpr std::size_t kTailFirstBytes = 512;
+      tail_.reserve(tail_.size() + n <= kTailFirstBytes ? std::min(cap, kTailFirstBytes) : cap);
     }
     tail_.insert(tail_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
     data = data.subspan(n);

@@ -28,9 +28,22 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Up to 8 bytes upper-cased into one word, first byte lowest; 0 for longer text. Verbs and
+// EHLO keywords are short ASCII words, so a lookup is one comparison per candidate instead of
+// a case-folding loop over every name.
+constexpr std::uint64_t packed_upper(std::string_view s) {
+  if (s.size() > 8) return 0;
+  std::uint64_t w = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    w |= std::uint64_t{static_cast<unsigned char>(to_upper(s[i]))} << (8 * i);
+  }
+  return w;
+}
+
 struct VerbEntry {
   std::string_view name;
   Verb verb;
+  std::uint64_t packed = packed_upper(name);
 };
 
 constexpr std::array<VerbEntry, 15> kVerbs{{
@@ -52,6 +65,16 @@ constexpr std::array<VerbEntry, 15> kVerbs{{
 }};
 
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+// Bytes that end or change the plain scan of a mailbox (outside quotes and literals); the
+// others are passed over with one table lookup each.
+constexpr std::array<bool, 256> kMailboxSpecial = [] {
+  std::array<bool, 256> t{};
+  for (std::size_t c = 0; c < 0x20; ++c) t[c] = true;
+  t[0x7f] = true;
+  for (const char c : {' ', '\t', '>', '"', '[', '@', '<'}) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
 
 // Result of scanning one mailbox (local-part@domain) starting at `begin`.
 struct MailboxScan {
@@ -86,6 +109,10 @@ MailboxScan scan_mailbox(std::string_view s, std::size_t begin, bool bracketed) 
         r.error = PathError::UnterminatedLiteral;
         break;
       }
+      ++i;
+      continue;
+    }
+    if (!kMailboxSpecial[uc]) {
       ++i;
       continue;
     }
@@ -133,8 +160,10 @@ Command parse_command(std::string_view line) {
   while (i < line.size() && !is_blank(line[i])) ++i;
   cmd.verb_text = line.substr(verb_begin, i - verb_begin);
   cmd.argument = trim(line.substr(i));
+  if (cmd.verb_text.empty()) return cmd;
+  const std::uint64_t packed = packed_upper(cmd.verb_text);
   for (const auto& e : kVerbs) {
-    if (iequals(cmd.verb_text, e.name)) {
+    if (packed == e.packed && cmd.verb_text.size() == e.name.size()) {
       cmd.verb = e.verb;
       break;
     }
@@ -315,21 +344,43 @@ ReplyLine parse_reply_line(std::string_view line) {
   return out;
 }
 
+namespace {
+// EHLO keywords of up to 8 bytes that only set a flag; SIZE also carries a value.
+struct FlagKeyword {
+  std::string_view name;
+  bool ServerCapabilities::*flag;
+  std::uint64_t packed = packed_upper(name);
+};
+constexpr std::array<FlagKeyword, 6> kFlagKeywords{{
+    {"CHUNKING", &ServerCapabilities::chunking},
+    {"STARTTLS", &ServerCapabilities::starttls},
+    {"SMTPUTF8", &ServerCapabilities::smtputf8},
+    {"8BITMIME", &ServerCapabilities::eightbitmime},
+    {"DSN", &ServerCapabilities::dsn},
+    {"AUTH", &ServerCapabilities::auth},
+}};
+constexpr std::uint64_t kSizeKeyword = packed_upper("SIZE");
+}  // namespace
+
 void record_ehlo_keyword(std::string_view text, ServerCapabilities& caps) {
   text = trim(text);
   std::size_t end = 0;
   while (end < text.size() && !is_blank(text[end]) && text[end] != '=') ++end;
   const std::string_view keyword = text.substr(0, end);
   const std::string_view value = trim(text.substr(end < text.size() ? end + 1 : end));
-  if (iequals(keyword, "PIPELINING")) caps.pipelining = true;
-  else if (iequals(keyword, "CHUNKING")) caps.chunking = true;
-  else if (iequals(keyword, "STARTTLS")) caps.starttls = true;
-  else if (iequals(keyword, "SMTPUTF8")) caps.smtputf8 = true;
-  else if (iequals(keyword, "8BITMIME")) caps.eightbitmime = true;
-  else if (iequals(keyword, "BINARYMIME")) caps.binarymime = true;
-  else if (iequals(keyword, "DSN")) caps.dsn = true;
-  else if (iequals(keyword, "AUTH")) caps.auth = true;
-  else if (iequals(keyword, "SIZE")) {
+  if (keyword.size() > 8) {  // the two longer keywords
+    if (iequals(keyword, "PIPELINING")) caps.pipelining = true;
+    else if (iequals(keyword, "BINARYMIME")) caps.binarymime = true;
+    return;
+  }
+  const std::uint64_t packed = packed_upper(keyword);
+  for (const FlagKeyword& k : kFlagKeywords) {
+    if (packed == k.packed && keyword.size() == k.name.size()) {
+      caps.*k.flag = true;
+      return;
+    }
+  }
+  if (packed == kSizeKeyword && keyword.size() == 4) {
     caps.size = true;
     std::uint64_t limit = 0;
     for (const char c : value) {

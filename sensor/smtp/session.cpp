@@ -646,20 +646,31 @@ struct SmtpSession::Impl {
     handle_command(cmd, truncated, ts);
   }
 
-  // memchr to each LF, then a few bytes of state at the line start: the body costs one
-  // memchr per line, and the marker is found whatever the chunking.
+  // The end marker can only start with a '.' right after a LF, so inside a line the scan
+  // jumps from dot to dot with memchr: base64 has none, prose a few per line, and either
+  // way a chunk costs a handful of memchr calls, whatever the chunking. body_state is what
+  // the byte before `i` says: LineStart after a LF, InLine after anything else.
   std::size_t scan_body(std::string_view in, Timestamp ts) {
     std::size_t i = 0;
     while (i < in.size()) {
       switch (body_state) {
         case BodyState::InLine: {
-          const void* lf = std::memchr(in.data() + i, '\n', in.size() - i);
-          if (lf == nullptr) {
-            i = in.size();
-            break;
+          std::size_t p = i;
+          while (true) {
+            const void* dot = std::memchr(in.data() + p, '.', in.size() - p);
+            if (dot == nullptr) {
+              body_state = in.back() == '\n' ? BodyState::LineStart : BodyState::InLine;
+              i = in.size();
+              break;
+            }
+            p = static_cast<std::size_t>(static_cast<const char*>(dot) - in.data());
+            if (p > i && in[p - 1] == '\n') {
+              body_state = BodyState::Dot;
+              i = p + 1;
+              break;
+            }
+            ++p;
           }
-          i = static_cast<std::size_t>(static_cast<const char*>(lf) - in.data()) + 1;
-          body_state = BodyState::LineStart;
           break;
         }
         case BodyState::LineStart: {
