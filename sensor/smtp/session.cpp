@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <vector>
 
 #include "smtp/line_framer.h"
@@ -121,7 +120,9 @@ struct SmtpSession::Impl {
   LineFramer client_framer;
   LineFramer server_framer;
   PendingQueue pending;
-  std::deque<Transaction> transactions;  // back() is the open one unless closed
+  // back() is the open one unless closed. A vector, not a deque: it holds one or two
+  // transactions, and an empty std::deque already allocates ~600 bytes per session.
+  std::vector<Transaction> transactions;
   std::uint32_t transaction_count = 0;
   std::string helo;
   ServerCapabilities caps;
@@ -183,7 +184,7 @@ struct SmtpSession::Impl {
     while (!transactions.empty() && transactions.front().closed &&
            transactions.front().unresolved == 0) {
       emit_transaction(transactions.front());
-      transactions.pop_front();
+      transactions.erase(transactions.begin());
     }
   }
 
