@@ -16,7 +16,7 @@ struct FreeDeleter {
 template <typename T>
 using CPtr = std::unique_ptr<T, FreeDeleter>;
 
-constexpr std::size_t kMaxDomain = 253;
+constexpr std::size_t kMaxDomain = kMaxDomainLength;
 constexpr std::size_t kMaxLabel = 63;
 
 bool is_ascii(std::string_view s) {
@@ -159,11 +159,27 @@ tl::expected<NormalisedDomain, DomainError> normalise_domain(std::string_view in
   return out;
 }
 
-std::u32string utf8_to_utf32(std::string_view s) {
-  std::u32string out;
-  out.reserve(s.size());
+std::optional<tl::expected<std::string_view, DomainError>> normalise_plain_ascii(std::string_view input,
+                                                                                  DomainBuffer& buf) {
+  if (!is_ascii(input)) return std::nullopt;
+  if (!input.empty() && input.back() == '.') input.remove_suffix(1);
+  if (input.size() > kMaxDomain) {
+    // Still an error for normalise_domain(), unless it is too long even for its first check.
+    return tl::unexpected(DomainError::TooLong);
+  }
+  for (std::size_t i = 0; i < input.size(); ++i) buf[i] = ascii_lower(input[i]);
+  buf[input.size()] = '\0';
+  const std::string_view ascii(buf.data(), input.size());
+  if (ascii.empty()) return tl::unexpected(DomainError::Empty);
+  if (auto ok = check_ascii_syntax(ascii); !ok) return tl::unexpected(ok.error());
+  if (ascii.find("xn--") != std::string_view::npos) return std::nullopt;
+  return ascii;
+}
+
+std::size_t utf8_to_utf32(std::string_view s, std::span<char32_t> out) {
+  std::size_t n = 0;
   std::size_t i = 0;
-  while (i < s.size()) {
+  while (i < s.size() && n < out.size()) {
     const auto b0 = static_cast<unsigned char>(s[i]);
     std::size_t len = 0;
     char32_t cp = 0;
@@ -187,13 +203,19 @@ std::u32string utf8_to_utf32(std::string_view s) {
       cp = (cp << 6) | (b & 0x3Fu);
     }
     if (!ok) {
-      out.push_back(U'\uFFFD');
+      out[n++] = U'\uFFFD';
       ++i;
       continue;
     }
-    out.push_back(cp);
+    out[n++] = cp;
     i += len;
   }
+  return n;
+}
+
+std::u32string utf8_to_utf32(std::string_view s) {
+  std::u32string out(s.size(), U'\0');  // never more code points than bytes
+  out.resize(utf8_to_utf32(s, std::span<char32_t>(out.data(), out.size())));
   return out;
 }
 

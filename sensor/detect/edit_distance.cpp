@@ -14,6 +14,7 @@ struct Matrix {
   std::size_t cols;
   std::vector<std::uint32_t> cells;
   std::uint32_t& at(std::size_t i, std::size_t j) { return cells[i * cols + j]; }
+  std::uint32_t at(std::size_t i, std::size_t j) const { return cells[i * cols + j]; }
 };
 
 Matrix fill(std::u32string_view p, std::u32string_view o) {
@@ -33,6 +34,68 @@ Matrix fill(std::u32string_view p, std::u32string_view o) {
     }
   }
   return d;
+}
+
+// Cells |i - j| <= cap of the matrix, saturated at cap + 1: every cell an optimal alignment of
+// cost <= cap passes through is exact, and every other one compares as too large, so a
+// back-trace over it makes the same choices as over the full matrix. Each row has one cell
+// more on either side, held at cap + 1, so reading a neighbour just outside needs no test.
+class Band {
+ public:
+  Band(std::size_t cap, std::size_t rows) : cap_(cap), over_(static_cast<std::uint8_t>(cap + 1)), width_(2 * cap + 3) {
+    for (std::size_t i = 0; i < rows; ++i) {
+      cells_[i * width_] = over_;
+      cells_[i * width_ + width_ - 1] = over_;
+    }
+  }
+  // |i - j| <= cap + 1 (the band and its edges).
+  std::uint32_t at(std::size_t i, std::size_t j) const { return cells_[i * width_ + (j + cap_ + 1 - i)]; }
+  void set(std::size_t i, std::size_t j, std::uint32_t v) {
+    cells_[i * width_ + (j + cap_ + 1 - i)] = static_cast<std::uint8_t>(std::min<std::uint32_t>(v, over_));
+  }
+
+ private:
+  std::size_t cap_;
+  std::uint8_t over_;
+  std::size_t width_;
+  std::array<std::uint8_t, kRowCells * (2 * kMaxBoundedEdits + 3)> cells_;
+};
+
+// The back-trace shared by osa_script() and osa_script_bounded(): walks back preferring
+// matches, then transposition, replacement, omission, insertion (a fixed preference keeps the
+// reported technique stable for equal-cost alignments) and calls emit(op) from the end.
+template <typename M, typename F>
+void trace_back(const M& d, std::u32string_view p, std::u32string_view o, F&& emit) {
+  std::size_t i = p.size();
+  std::size_t j = o.size();
+  while (i > 0 || j > 0) {
+    const std::uint32_t here = d.at(i, j);
+    if (i > 0 && j > 0 && p[i - 1] == o[j - 1] && d.at(i - 1, j - 1) == here) {
+      --i;
+      --j;
+      continue;
+    }
+    if (i > 1 && j > 1 && p[i - 1] == o[j - 2] && p[i - 2] == o[j - 1] && p[i - 1] != p[i - 2] &&
+        d.at(i - 2, j - 2) + 1 == here) {
+      emit(EditOp{EditKind::Transposition, i - 2, j - 2, p[i - 2], o[j - 2]});
+      i -= 2;
+      j -= 2;
+      continue;
+    }
+    if (i > 0 && j > 0 && d.at(i - 1, j - 1) + 1 == here) {
+      emit(EditOp{EditKind::Replacement, i - 1, j - 1, p[i - 1], o[j - 1]});
+      --i;
+      --j;
+      continue;
+    }
+    if (i > 0 && d.at(i - 1, j) + 1 == here) {
+      emit(EditOp{EditKind::Omission, i - 1, j, p[i - 1], 0});
+      --i;
+      continue;
+    }
+    emit(EditOp{EditKind::Insertion, i, j - 1, 0, o[j - 1]});
+    --j;
+  }
 }
 
 }  // namespace
@@ -89,40 +152,100 @@ EditScript osa_script(std::u32string_view p, std::u32string_view o) {
   Matrix d = fill(p, o);
   EditScript script;
   script.distance = d.at(p.size(), o.size());
-  std::size_t i = p.size();
-  std::size_t j = o.size();
-  // Walk back preferring matches, then transposition, replacement, omission, insertion: a
-  // fixed preference keeps the reported technique stable for equal-cost alignments.
-  while (i > 0 || j > 0) {
-    const std::uint32_t here = d.at(i, j);
-    if (i > 0 && j > 0 && p[i - 1] == o[j - 1] && d.at(i - 1, j - 1) == here) {
-      --i;
-      --j;
-      continue;
-    }
-    if (i > 1 && j > 1 && p[i - 1] == o[j - 2] && p[i - 2] == o[j - 1] && p[i - 1] != p[i - 2] &&
-        d.at(i - 2, j - 2) + 1 == here) {
-      script.ops.push_back({EditKind::Transposition, i - 2, j - 2, p[i - 2], o[j - 2]});
-      i -= 2;
-      j -= 2;
-      continue;
-    }
-    if (i > 0 && j > 0 && d.at(i - 1, j - 1) + 1 == here) {
-      script.ops.push_back({EditKind::Replacement, i - 1, j - 1, p[i - 1], o[j - 1]});
-      --i;
-      --j;
-      continue;
-    }
-    if (i > 0 && d.at(i - 1, j) + 1 == here) {
-      script.ops.push_back({EditKind::Omission, i - 1, j, p[i - 1], 0});
-      --i;
-      continue;
-    }
-    script.ops.push_back({EditKind::Insertion, i, j - 1, 0, o[j - 1]});
-    --j;
-  }
+  trace_back(d, p, o, [&](const EditOp& op) { script.ops.push_back(op); });
   std::reverse(script.ops.begin(), script.ops.end());
   return script;
+}
+
+bool osa_script_bounded(std::u32string_view p, std::u32string_view o, std::uint32_t cap, BoundedEditScript& out) {
+  const std::size_t m = p.size();
+  const std::size_t n = o.size();
+  if (cap > kMaxBoundedEdits || m >= kRowCells || n >= kRowCells || (m > n ? m - n : n - m) > cap) return false;
+  Band d(cap, m + 1);
+  for (std::size_t i = 0; i <= m; ++i) {
+    const std::size_t lo = i > cap ? i - cap : 0;
+    const std::size_t hi = std::min(n, i + cap);
+    for (std::size_t j = lo; j <= hi; ++j) {
+      if (i == 0 || j == 0) {
+        d.set(i, j, static_cast<std::uint32_t>(i + j));
+        continue;
+      }
+      const std::uint32_t cost = p[i - 1] == o[j - 1] ? 0 : 1;
+      std::uint32_t best = std::min({d.at(i - 1, j) + 1, d.at(i, j - 1) + 1, d.at(i - 1, j - 1) + cost});
+      if (i > 1 && j > 1 && p[i - 1] == o[j - 2] && p[i - 2] == o[j - 1] && p[i - 1] != p[i - 2]) {
+        best = std::min(best, d.at(i - 2, j - 2) + 1);
+      }
+      d.set(i, j, best);
+    }
+  }
+  out.distance = d.at(m, n);
+  if (out.distance > cap) return false;
+  std::size_t k = out.distance;
+  trace_back(d, p, o, [&](const EditOp& op) { out.ops[--k] = op; });
+  return true;
+}
+
+OsaPattern::OsaPattern(std::u32string_view text) : length_(std::min(text.size(), kMaxLength)) {
+  ascii_slot_.fill(0);
+  masks_[0] = 0;  // slot 0: a character the text does not have
+  for (std::size_t i = 0; i < length_; ++i) {
+    const char32_t c = text[i];
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if (c < 128) {
+      if (ascii_slot_[c] == 0) {
+        ascii_slot_[c] = static_cast<std::uint8_t>(++used_);
+        masks_[used_] = 0;
+      }
+      masks_[ascii_slot_[c]] |= bit;
+      continue;
+    }
+    std::size_t k = 0;
+    while (k < others_ && other_chars_[k] != c) ++k;
+    if (k == others_) {
+      other_chars_[others_] = c;
+      other_masks_[others_++] = 0;
+    }
+    other_masks_[k] |= bit;
+  }
+}
+
+std::uint64_t OsaPattern::mask_of(char32_t c) const {
+  if (c < 128) return masks_[ascii_slot_[c]];
+  for (std::size_t k = 0; k < others_; ++k) {
+    if (other_chars_[k] == c) return other_masks_[k];
+  }
+  return 0;
+}
+
+std::uint32_t OsaPattern::distance(std::u32string_view other) const {
+  const std::size_t m = length_;
+  if (m == 0) return static_cast<std::uint32_t>(other.size());
+  // Vertical deltas of the column (+1 / -1 bits), the diagonal-zero vector of the previous
+  // column and its match mask (for transpositions); the score follows the last row.
+  const std::uint64_t last = std::uint64_t{1} << (m - 1);
+  std::uint64_t vp = ~std::uint64_t{0};
+  std::uint64_t vn = 0;
+  std::uint64_t d0 = 0;
+  std::uint64_t pm_prev = 0;
+  auto score = static_cast<std::uint32_t>(m);
+  for (const char32_t c : other) {
+    const std::uint64_t pm = mask_of(c);
+    const std::uint64_t tr = (((~d0) & pm) << 1) & pm_prev;
+    d0 = (((pm & vp) + vp) ^ vp) | pm | vn | tr;
+    std::uint64_t hp = vn | ~(d0 | vp);
+    std::uint64_t hn = d0 & vp;
+    if (hp & last) {
+      ++score;
+    } else if (hn & last) {
+      --score;
+    }
+    hp = (hp << 1) | 1;
+    hn <<= 1;
+    vp = hn | ~(d0 | hp);
+    vn = d0 & hp;
+    pm_prev = pm;
+  }
+  return score;
 }
 
 }  // namespace rcptwatch::detect

@@ -1,14 +1,17 @@
 // Lookalike matcher. All the work that depends on the rule set happens once, in the
 // constructor, building indexes keyed by what an observed domain can be turned into; a lookup
 // then costs a fixed number of hash probes plus one verification per candidate, whatever the
-// number of protected domains:
+// number of protected domains, and on the common path (plain ASCII, no match) allocates nothing:
 //   - a symmetric-deletion index (every string reachable by deleting up to d characters) for
 //     edit-distance typos, separately for whole protected domains and for protected TLDs. It
-//     stores 32-bit fingerprints of hashed deletion variants, not the strings, so 100,000
-//     protected domains fit in well under 256 MiB; a fingerprint collision only costs one more
-//     verification by edit distance;
+//     stores 32-bit slots (a fingerprint of the hashed deletion variant and the rule's place in
+//     the index), not the strings, so 100,000 protected domains take well under 256 MiB; a
+//     fingerprint collision only costs one more verification by edit distance. Variant hashes
+//     are additive (see DeletionHashes), so a probe costs two additions and a mix;
 //   - hashed exact keys for structural tricks (missing dot, dot to hyphen, appended TLD, extra
 //     dot, hyphens, a suffix label left out) and for homoglyph skeletons.
+// libpsl is asked for the observed domain's public suffix only when a decision depends on it
+// (SuffixInfo): a libpsl lookup costs more than all the rest of a typical lookup.
 #include "detect/matcher.h"
 
 #include <libpsl.h>
@@ -17,6 +20,9 @@
 #include <unicode/utf16.h>
 
 #include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -59,16 +65,6 @@ std::uint64_t mix64(std::uint64_t x) {
   return x;
 }
 
-const std::array<std::uint64_t, kMaxText + 1>& powers() {
-  static const std::array<std::uint64_t, kMaxText + 1> table = [] {
-    std::array<std::uint64_t, kMaxText + 1> t{};
-    t[0] = 1;
-    for (std::size_t i = 1; i < t.size(); ++i) t[i] = t[i - 1] * kPoly;
-    return t;
-  }();
-  return table;
-}
-
 // Which exact-key family a hashed key belongs to (keeps families apart in one table).
 enum class KeyKind : std::uint8_t {
   Ascii,         // the protected domain itself: appended-tld
@@ -83,13 +79,95 @@ enum class KeyKind : std::uint8_t {
   Skeleton,       // homoglyph
 };
 
+// A key hashed from pieces (a key with a dot or hyphens left out needs no copy elsewhere):
+// the pieces are gathered on the stack and hashed eight bytes at a time.
+class KeyHasher {
+ public:
+  KeyHasher(KeyKind kind, std::size_t labels) : seed_(seed(kind, labels)) {}
+  KeyHasher& add(std::string_view s) {
+    const std::size_t n = std::min(s.size(), buf_.size() - size_);
+    std::memcpy(buf_.data() + size_, s.data(), n);
+    size_ += n;
+    return *this;
+  }
+  KeyHasher& add_without(std::string_view s, char drop) {
+    for (const char c : s) {
+      if (c != drop && size_ < buf_.size()) buf_[size_++] = c;
+    }
+    return *this;
+  }
+  std::uint64_t finish() const { return hash(seed_, std::string_view(buf_.data(), size_)); }
+
+  // A key is found by its hash alone (no string kept), so every word goes through a full mix:
+  // the family and label count in the seed must never cancel against the first word.
+  static std::uint64_t hash(std::uint64_t seed, std::string_view key) {
+    std::uint64_t h = mix64(seed);
+    std::size_t i = 0;
+    for (; i + 8 <= key.size(); i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, key.data() + i, 8);
+      h = mix64(h ^ w);
+    }
+    std::uint64_t tail = 0;
+    for (std::size_t k = 0; i + k < key.size(); ++k) tail |= static_cast<std::uint64_t>(static_cast<unsigned char>(key[i + k])) << (8 * k);
+    return mix64(h ^ tail ^ (static_cast<std::uint64_t>(key.size()) << 56));
+  }
+  static std::uint64_t seed(KeyKind kind, std::size_t labels) {
+    return 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (labels << 48);
+  }
+
+ private:
+  std::uint64_t seed_;
+  std::array<char, 2 * kMaxText> buf_;  // keys are domains or parts of them
+  std::size_t size_ = 0;
+};
+
 std::uint64_t key_hash(KeyKind kind, std::string_view key, std::size_t labels) {
-  std::uint64_t h = 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (labels << 48);
-  for (const char c : key) h = (h ^ static_cast<unsigned char>(c)) * kPoly;
-  return mix64(h ^ key.size());
+  return KeyHasher::hash(KeyHasher::seed(kind, labels), key);
 }
 
-using TargetList = std::vector<std::uint32_t>;
+// Candidates of one lookup: on the stack unless there are unusually many.
+template <typename T, std::size_t N>
+class SmallVector {
+ public:
+  void push_back(T v) {
+    if (size_ < N) {
+      inline_[size_++] = v;
+      return;
+    }
+    if (spill_.empty()) spill_.assign(inline_.begin(), inline_.end());
+    spill_.push_back(v);
+    ++size_;
+  }
+  T* begin() { return size_ <= N ? inline_.data() : spill_.data(); }
+  T* end() { return begin() + size_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() {
+    size_ = 0;
+    spill_.clear();
+  }
+  void sort_unique() {
+    std::sort(begin(), end());
+    truncate(static_cast<std::size_t>(std::unique(begin(), end()) - begin()));
+  }
+  // Keeps the first n.
+  void truncate(std::size_t n) {
+    if (size_ > N && n <= N) std::copy_n(spill_.begin(), n, inline_.begin());
+    if (n <= N) {
+      spill_.clear();
+    } else {
+      spill_.resize(n);
+    }
+    size_ = n;
+  }
+
+ private:
+  std::array<T, N> inline_;
+  std::vector<T> spill_;
+  std::size_t size_ = 0;
+};
+using TargetList = SmallVector<std::uint32_t, 64>;
 
 // A zeroed array of T for the big index tables, asking the kernel for 2 MiB pages: a lookup
 // probes a hundred random cache lines of a table of 100+ MiB, and with 4 KiB pages nearly every
@@ -191,114 +269,293 @@ class HashBuckets {
   std::size_t mask_ = 0;
 };
 
-// Calls f(hash) for every string obtained by deleting up to `d` characters of `s` whose length
-// `want(length)` accepts (duplicates possible), in O(1) per variant from prefix hashes: no
-// allocation.
-template <typename W, typename F>
-void for_each_deletion(std::u32string_view s, std::uint32_t d, W&& want, F&& f) {
-  const std::size_t n = std::min(s.size(), kMaxText - 1);
-  const auto& pw = powers();
-  std::array<std::uint64_t, kMaxText + 1> pre;
-  pre[0] = 0;
-  for (std::size_t i = 0; i < n; ++i) pre[i + 1] = pre[i] * kPoly + s[i] + 1;
-  auto seg = [&](std::size_t a, std::size_t b) { return pre[b] - pre[a] * pw[b - a]; };
-  auto emit = [&](std::uint64_t h, std::size_t len) { f(mix64(h ^ (static_cast<std::uint64_t>(len) << 58))); };
-  if (want(n)) emit(pre[n], n);
-  // rec: `h` hashes the kept text before `from`, `kept` its length; every variant made here
-  // has n - depth - 1 characters.
-  auto rec = [&](auto&& self, std::size_t from, std::uint32_t depth, std::uint64_t h, std::size_t kept) -> void {
-    const bool here = want(n - depth - 1);
-    for (std::size_t p = from; p < n; ++p) {
-      const std::uint64_t hp = h * pw[p - from] + seg(from, p);
-      const std::size_t kp = kept + (p - from);
-      if (here) emit(hp * pw[n - p - 1] + seg(p + 1, n), kp + (n - p - 1));
-      if (depth + 1 < d) self(self, p + 1, depth + 1, hp, kp);
-    }
-  };
-  if (d > 0) rec(rec, 0, 0, 0, 0);
-}
-
-// Symmetric-deletion index, one table per rule distance: a query deletes only as many
-// characters as the rules of each table allow, and only down to lengths some indexed variant
-// has (a lookup against d=1 rules makes about n probes, against d=2 rules about n^2/2).
-class DeletionIndex {
+// Hashes of the strings made by deleting characters of one text, O(1) each. The polynomial hash
+// H = sum (c_i + 1) R^i (mod 2^64) is linear in the characters, and R is odd, hence invertible:
+// deleting positions a_1 < ... < a_k shifts what follows each of them down, which gives
+//   H' = W_1[a_1] + ... + W_k[a_k] + P(n) R^-k,  W_t[a] = P(a) R^-(t-1) - P(a+1) R^-t,
+// with P the prefix sums. Equal variants hash equally whatever positions made them; within a
+// run of equal characters only the first is deleted, which drops most duplicates.
+class DeletionHashes {
  public:
-  void add(std::u32string_view text, std::uint32_t max_d, std::uint32_t target) {
-    Table& t = tables_[std::min<std::size_t>(max_d, kTables - 1)];
-    const std::uint32_t d = std::min<std::uint32_t>(max_d, kTables - 1);
-    const std::size_t len = std::min(text.size(), kMaxText - 1);
-    for_each_deletion(text, d, [](std::size_t) { return true; }, [&](std::uint64_t h) { t.buckets.add(h, target); });
-    for (std::size_t k = 0; k <= d && k <= len; ++k) t.lengths.set(len - k);
-    t.few.push_back({target, len, char_set(text)});
-    t.min_len = std::min(t.min_len, len);
-    t.max_len = std::max(t.max_len, len);
+  static constexpr std::uint32_t kMaxDepth = kMaxRuleDistance;
+
+  // Variants up to max_depth (<= kMaxDepth) deletions.
+  DeletionHashes(std::u32string_view s, std::uint32_t max_depth) : s_(s.substr(0, std::min(s.size(), kMaxText - 1))) {
+    const std::size_t n = s_.size();
+    const Constants& k = constants();
+    std::array<std::uint64_t, kMaxText + 1> p;
+    p[0] = 0;
+    for (std::size_t i = 0; i < n; ++i) p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
+    for (std::uint32_t t = 0; t < std::min(max_depth, kMaxDepth); ++t) {
+      for (std::size_t a = 0; a < n; ++a) w_[t][a] = p[a] * k.inv_pow[t] - p[a + 1] * k.inv_pow[t + 1];
+      tail_[t + 1] = p[n] * k.inv_pow[t + 1];
+    }
+    tail_[0] = p[n];
   }
-  void finish() {
-    for (Table& t : tables_) {
-      t.buckets.finish();
-      if (t.few.size() > kFew) std::vector<Few>().swap(t.few);
+
+  std::size_t size() const { return s_.size(); }
+
+  // Calls f(hash) for the variants with exactly `depth` characters deleted.
+  template <typename F>
+  void each(std::uint32_t depth, F&& f) const {
+    const std::size_t n = s_.size();
+    if (depth > n) return;
+    const std::size_t len = n - depth;
+    const std::uint64_t tail = tail_[depth];
+    auto emit = [&](std::uint64_t h) { f(finish(h, len)); };
+    auto first_of_run = [&](std::size_t pos, std::size_t after) { return pos == after || s_[pos] != s_[pos - 1]; };
+    switch (depth) {
+      case 0:
+        emit(tail);
+        return;
+      case 1:
+        for (std::size_t a = 0; a < n; ++a) {
+          if (first_of_run(a, 0)) emit(w_[0][a] + tail);
+        }
+        return;
+      case 2:
+        for (std::size_t a = 0; a < n; ++a) {
+          if (!first_of_run(a, 0)) continue;
+          const std::uint64_t ha = w_[0][a] + tail;
+          for (std::size_t b = a + 1; b < n; ++b) {
+            if (first_of_run(b, a + 1)) emit(ha + w_[1][b]);
+          }
+        }
+        return;
+      default:
+        for (std::size_t a = 0; a < n; ++a) {
+          if (!first_of_run(a, 0)) continue;
+          for (std::size_t b = a + 1; b < n; ++b) {
+            if (!first_of_run(b, a + 1)) continue;
+            const std::uint64_t hb = w_[0][a] + w_[1][b] + tail;
+            for (std::size_t c = b + 1; c < n; ++c) {
+              if (first_of_run(c, b + 1)) emit(hb + w_[2][c]);
+            }
+          }
+        }
+        return;
     }
   }
 
-  // Targets that share a deletion variant with `text`: a superset of those within their
-  // rule's distance.
-  void query(std::u32string_view text, TargetList& out) const {
-    const std::size_t len = std::min(text.size(), kMaxText - 1);
-    for (std::uint32_t d = 0; d < kTables; ++d) {
-      const Table& t = tables_[d];
-      if (t.max_len == 0 || len + d < t.min_len || len > t.max_len + d) continue;
-      if (!t.few.empty()) {
-        // A handful of rules: every one within the length and character-set bounds is a
-        // candidate; verifying them costs less than hashing the n^d deletion variants. Each
-        // character one text has and the other lacks needs its own edit.
-        const std::uint64_t mine = char_set(text);
-        for (const Few& f : t.few) {
-          if (f.len + d < len || f.len > len + d) continue;
-          const auto missing = static_cast<std::uint32_t>(
-              std::max(std::popcount(mine & ~f.chars), std::popcount(f.chars & ~mine)));
-          if (missing <= d) out.push_back(f.target);
-        }
-        continue;
-      }
-      // Deepest deletion that can still meet an indexed length.
-      std::uint32_t depth = 0;
-      for (std::uint32_t k = 0; k <= d && k <= len; ++k) {
-        if (t.lengths.test(len - k)) depth = k;
-      }
-      // Hashes first, then prefetch a batch of buckets, then probe: the cache misses overlap.
-      std::array<std::uint64_t, kBatch> batch;
-      std::size_t fill = 0;
-      auto flush = [&] {
-        for (std::size_t i = 0; i < fill; ++i) t.buckets.prefetch(batch[i]);
-        for (std::size_t i = 0; i < fill; ++i) t.buckets.find(batch[i], [&](std::uint32_t x) { out.push_back(x); });
-        fill = 0;
-      };
-      for_each_deletion(
-          text, depth, [&](std::size_t l) { return t.lengths.test(l); },
-          [&](std::uint64_t h) {
-            batch[fill++] = h;
-            if (fill == kBatch) flush();
-          });
-      flush();
-    }
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-  }
-  std::size_t memory_bytes() const {
+  // Upper bound of the variants of depths 0..d of an n-character text.
+  static std::size_t count_bound(std::size_t n, std::uint32_t d) {
     std::size_t total = 0;
-    for (const Table& t : tables_) total += t.buckets.memory_bytes();
+    std::size_t c = 1;  // n choose k
+    for (std::uint32_t k = 0; k <= d && k <= n; ++k) {
+      total += c;
+      c = c * (n - k) / (k + 1);
+    }
     return total;
   }
 
  private:
-  static constexpr std::size_t kTables = kMaxRuleDistance + 1;
+  struct Constants {
+    std::array<std::uint64_t, kMaxText> pow;
+    std::array<std::uint64_t, kMaxDepth + 1> inv_pow;
+  };
+  static const Constants& constants() {
+    static const Constants table = [] {
+      constexpr std::uint64_t kR = 0x9E3779B97F4A7C15ULL;  // odd
+      std::uint64_t inv = kR;  // Newton's iteration for the inverse modulo 2^64
+      for (int i = 0; i < 6; ++i) inv *= 2 - kR * inv;
+      Constants c{};
+      c.pow[0] = 1;
+      for (std::size_t i = 1; i < c.pow.size(); ++i) c.pow[i] = c.pow[i - 1] * kR;
+      c.inv_pow[0] = 1;
+      for (std::size_t i = 1; i < c.inv_pow.size(); ++i) c.inv_pow[i] = c.inv_pow[i - 1] * inv;
+      return c;
+    }();
+    return table;
+  }
+  static std::uint64_t finish(std::uint64_t h, std::size_t len) {
+    return mix64(h + static_cast<std::uint64_t>(len) * 0xD6E8FEB86659FD93ULL);
+  }
+
+  std::u32string_view s_;
+  std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
+  std::array<std::uint64_t, kMaxDepth + 1> tail_;
+};
+
+// Open addressing over 64-byte buckets of sixteen 32-bit slots: a fingerprint of the hash in
+// the high bits, an index (a rule's place in its DeletionIndex) in the low bits; 0 is empty.
+// One probe reads one cache line (a full bucket spills into the next one, rarely at load 0.8).
+class PackedBuckets {
+ public:
+  void reset(std::size_t entries, std::size_t indexes) {
+    index_bits_ = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::bit_width(indexes == 0 ? 0 : indexes - 1)));
+    if (index_bits_ > 26) throw std::length_error("detect: too many protected domains for the deletion index");
+    index_mask_ = (std::uint32_t{1} << index_bits_) - 1;
+    count_ = std::max<std::size_t>(1, (entries * 5 / 4 + kSlots - 1) / kSlots);
+    buckets_ = PageArray<Bucket>(count_);
+  }
+
+  void insert(std::uint64_t hash, std::uint32_t index) {
+    const std::uint32_t value = tag(hash) | index;
+    for (std::size_t b = bucket_of(hash);; b = next(b)) {
+      for (std::uint32_t& slot : buckets_.data()[b].slots) {
+        if (slot == 0) {
+          slot = value;
+          return;
+        }
+        if (slot == value) return;  // the same variant of the same rule
+      }
+    }
+  }
+
+  // Where a hash goes, computed once per probe.
+  struct Probe {
+    std::size_t bucket;
+    std::uint32_t tag;
+  };
+  Probe probe(std::uint64_t hash) const { return {bucket_of(hash), tag(hash)}; }
+  void prefetch(const Probe& p) const { __builtin_prefetch(&buckets_.data()[p.bucket]); }
+
+  // Calls f(index) for every slot whose fingerprint matches.
+  template <typename F>
+  void find(const Probe& p, F&& f) const {
+    for (std::size_t b = p.bucket;; b = next(b)) {
+      const Bucket& bucket = buckets_.data()[b];
+#if defined(__SSE2__)
+      const __m128i want = _mm_set1_epi32(static_cast<int>(p.tag));
+      const __m128i high = _mm_set1_epi32(static_cast<int>(~index_mask_));
+      const auto* v = reinterpret_cast<const __m128i*>(bucket.slots.data());
+      const __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v), high), want);
+      const __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 1), high), want);
+      const __m128i e2 = _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 2), high), want);
+      const __m128i e3 = _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 3), high), want);
+      auto hits = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_packs_epi16(_mm_packs_epi32(e0, e1), _mm_packs_epi32(e2, e3))));
+      for (; hits != 0; hits &= hits - 1) f(bucket.slots[static_cast<std::size_t>(std::countr_zero(hits))] & index_mask_);
+#else
+      for (const std::uint32_t slot : bucket.slots) {
+        if (slot != 0 && (slot & ~index_mask_) == p.tag) f(slot & index_mask_);
+      }
+#endif
+      // Slots fill in order, so a bucket with room ends the chain.
+      if (bucket.slots[kSlots - 1] == 0) return;
+    }
+  }
+
+  std::size_t memory_bytes() const { return buckets_.size() * sizeof(Bucket); }
+
+ private:
+  static constexpr std::size_t kSlots = 16;
+  struct alignas(64) Bucket {
+    std::array<std::uint32_t, kSlots> slots;
+  };
+  std::size_t bucket_of(std::uint64_t hash) const { return static_cast<std::size_t>(((hash >> 32) * count_) >> 32); }
+  std::size_t next(std::size_t b) const { return b + 1 == count_ ? 0 : b + 1; }
+  std::uint32_t tag(std::uint64_t hash) const {
+    const std::uint32_t fp = static_cast<std::uint32_t>(hash) >> index_bits_;
+    return (fp == 0 ? 1 : fp) << index_bits_;
+  }
+
+  PageArray<Bucket> buckets_;
+  std::size_t count_ = 0;
+  std::uint32_t index_bits_ = 1;
+  std::uint32_t index_mask_ = 1;
+};
+
+// Symmetric-deletion index for the protected texts of one label count: a text within distance
+// d of a rule's text shares with it a string made by deleting at most d characters of each.
+// A query deletes only as many characters as some rule allows, and only down to lengths some
+// indexed variant has (about n probes against d=1 rules, n^2/2 against d=2). With a handful of
+// rules there is no table: checking each by length and character set costs less than hashing.
+class DeletionIndex {
+ public:
+  void add(std::u32string_view text, std::uint32_t max_d, std::uint32_t target) {
+    // Distance 0 reports no edit (only homoglyph and structural tricks), so nothing to index.
+    const std::uint32_t d = std::min(max_d, kMaxRuleDistance);
+    if (d == 0) return;
+    const std::size_t len = std::min(text.size(), kMaxText - 1);
+    members_.push_back({target, static_cast<std::uint16_t>(len), static_cast<std::uint8_t>(d), char_set(text)});
+    for (std::uint32_t k = 0; k <= d; ++k) {
+      for (std::size_t j = 0; j <= d && j <= len; ++j) lengths_[k].set(len - j);
+    }
+    max_depth_ = std::max(max_depth_, d);
+  }
+
+  // `text_of(target)` gives the text again (the caller owns them).
+  template <typename TextOf>
+  void finish(TextOf&& text_of) {
+    if (members_.size() <= kFew) return;
+    std::size_t entries = 0;
+    for (const Member& m : members_) entries += DeletionHashes::count_bound(m.len, m.d);
+    table_.reset(entries, members_.size());
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      const DeletionHashes variants(text_of(members_[i].target), members_[i].d);
+      for (std::uint32_t k = 0; k <= members_[i].d; ++k) {
+        variants.each(k, [&](std::uint64_t h) { table_.insert(h, static_cast<std::uint32_t>(i)); });
+      }
+    }
+  }
+
+  // Targets that share a deletion variant with `text` within their rule's distance: a superset
+  // of those within it. Unsorted, possibly repeated.
+  void query(std::u32string_view text, TargetList& out) const {
+    if (members_.empty()) return;
+    const std::size_t len = std::min(text.size(), kMaxText - 1);
+    if (members_.size() <= kFew) {
+      // Each character one text has and the other lacks needs its own edit.
+      const std::uint64_t mine = char_set(text);
+      for (const Member& m : members_) {
+        if (m.len + m.d < len || m.len > len + m.d) continue;
+        const std::uint32_t missing = std::max(bit_count(mine & ~m.chars), bit_count(m.chars & ~mine));
+        if (missing <= m.d) out.push_back(m.target);
+      }
+      return;
+    }
+    const DeletionHashes variants(text, max_depth_);
+    // Probes are prefetched a batch ahead of the batch being looked at, so the cache misses
+    // overlap with each other and with the work.
+    struct Pending {
+      PackedBuckets::Probe probe;
+      std::uint32_t depth;
+    };
+    std::array<Pending, 2 * kBatch> ring;
+    std::size_t queued = 0;  // prefetched, not yet looked at
+    std::size_t head = 0;
+    auto look = [&](const Pending& p) {
+      table_.find(p.probe, [&](std::uint32_t local) {
+        const Member& m = members_[local];
+        if (p.depth <= m.d) out.push_back(m.target);
+      });
+    };
+    for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
+      // A variant this deep has len - depth characters: is any rule allowing the depth that close?
+      if (!lengths_[depth].test(len - depth)) continue;
+      variants.each(depth, [&](std::uint64_t h) {
+        Pending& slot = ring[(head + queued) % ring.size()];
+        slot = Pending{table_.probe(h), depth};
+        table_.prefetch(slot.probe);
+        if (++queued == ring.size()) {
+          for (std::size_t i = 0; i < kBatch; ++i) look(ring[(head + i) % ring.size()]);
+          head = (head + kBatch) % ring.size();
+          queued -= kBatch;
+        }
+      });
+    }
+    for (std::size_t i = 0; i < queued; ++i) look(ring[(head + i) % ring.size()]);
+  }
+
+  std::size_t memory_bytes() const { return table_.memory_bytes() + members_.capacity() * sizeof(Member); }
+
+ private:
   static constexpr std::size_t kBatch = 32;
-  static constexpr std::size_t kFew = 16;  // up to this many rules per table: no probing
-  struct Few {
+  static constexpr std::size_t kFew = 16;  // up to this many rules: no table
+  struct Member {
     std::uint32_t target;
-    std::size_t len;
+    std::uint16_t len;
+    std::uint8_t d;
     std::uint64_t chars;  // char_set() of the text
   };
+  // std::popcount is a libgcc call on the baseline x86-64 target (no POPCNT instruction).
+  static std::uint32_t bit_count(std::uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555ULL;
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return static_cast<std::uint32_t>((x * 0x0101010101010101ULL) >> 56);
+  }
   // One bit per character (hostname characters each have their own; others share).
   static std::uint64_t char_set(std::u32string_view text) {
     std::uint64_t m = 0;
@@ -317,14 +574,11 @@ class DeletionIndex {
     }
     return m;
   }
-  struct Table {
-    std::vector<Few> few;  // kept only while small
-    HashBuckets buckets;
-    std::bitset<kMaxText> lengths;  // lengths of the indexed deletion variants
-    std::size_t min_len = SIZE_MAX;
-    std::size_t max_len = 0;
-  };
-  std::array<Table, kTables> tables_;
+  std::vector<Member> members_;
+  PackedBuckets table_;
+  // lengths_[k]: lengths of the variants of rules whose distance is at least k.
+  std::array<std::bitset<kMaxText>, kMaxRuleDistance + 1> lengths_;
+  std::uint32_t max_depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +622,8 @@ bool is_combining(char32_t c) {
 // Appends the ASCII class of one ASCII character: characters dnstwist and our own models treat
 // as interchangeable share a class; i/l/1 vanish, since they also appear inside multi-character
 // glyphs ("lh" for h, "ik" for k, "cl" for d) and deleting them makes those collapse too.
-void fold_ascii_char(char c, std::string& out) {
+template <typename Out>
+void fold_ascii_char(char c, Out& out) {
   if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   switch (c) {
     case 'i': case 'l': case '1': return;
@@ -378,25 +633,90 @@ void fold_ascii_char(char c, std::string& out) {
     case 'n': case 'r': c = 'm'; break;
     case '8': c = '3'; break;
     case '9': c = '6'; break;
-    case 'w': out += "vv"; return;
+    case 'w':
+      out.push_back('v');
+      out.push_back('v');
+      return;
     default: break;
   }
   if (c == 'm' && !out.empty() && out.back() == 'm') return;  // rn, nn, rr read as m
   out.push_back(c);
 }
 
+// The skeleton of a plain ASCII domain, on the stack (at most twice 253 characters: w is vv).
+class SkeletonText {
+ public:
+  void push_back(char c) { buf_[size_++] = c; }
+  char back() const { return buf_[size_ - 1]; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {buf_.data(), size_}; }
+
+ private:
+  std::array<char, 2 * kMaxDomainLength + 2> buf_;
+  std::size_t size_ = 0;
+};
+
 // ---------------------------------------------------------------------------------------------
-// Technique naming
+// Technique naming. A technique is its place in technique_names(), which is also its rank in
+// tie-breaks (most specific first); kNoTechnique stands for a name not in the list.
 
-std::size_t technique_rank(std::string_view name) {
+using TechId = std::uint8_t;
+constexpr TechId kNoTechnique = 0xff;
+
+TechId tech_id(std::string_view name) {
   const auto names = technique_names();
-  return static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  const auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? kNoTechnique : static_cast<TechId>(it - names.begin());
 }
 
-bool allowed(const ProtectRule& rule, std::string_view technique) {
-  return rule.techniques.empty() ||
-         std::find(rule.techniques.begin(), rule.techniques.end(), technique) != rule.techniques.end();
+struct TechIds {
+  TechId homoglyph_unicode = tech_id("homoglyph-unicode");
+  TechId homoglyph = tech_id("homoglyph");
+  TechId appended_tld = tech_id("appended-tld");
+  TechId missing_dot = tech_id("missing-dot");
+  TechId dot_to_hyphen = tech_id("dot-to-hyphen");
+  TechId subdomain = tech_id("subdomain");
+  TechId hyphenation = tech_id("hyphenation");
+  TechId repetition = tech_id("repetition");
+  TechId transposition = tech_id("transposition");
+  TechId keyboard = tech_id("keyboard");
+  TechId vowel_swap = tech_id("vowel-swap");
+  TechId bitsquatting = tech_id("bitsquatting");
+  TechId omission = tech_id("omission");
+  TechId insertion = tech_id("insertion");
+  TechId replacement = tech_id("replacement");
+  TechId tld_label_omission = tech_id("tld-label-omission");
+  TechId multi_edit = tech_id("multi-edit");
+  std::array<TechId, 256> tld{};  // tld[t]: "tld-" + name of t
+  TechIds() {
+    tld.fill(kNoTechnique);
+    const auto names = technique_names();
+    for (std::size_t i = 0; i < names.size() && i < tld.size(); ++i) tld[i] = tech_id("tld-" + std::string(names[i]));
+  }
+};
+const TechIds& techs() {
+  static const TechIds ids;
+  return ids;
 }
+
+std::string_view tech_name(TechId t) {
+  const auto names = technique_names();
+  return t < names.size() ? names[t] : std::string_view{};
+}
+
+// One protect rule as the indexes see it.
+struct Target {
+  const ProtectRule* rule = nullptr;
+  std::string ascii;
+  std::u32string text;           // Unicode form, in code points
+  std::size_t suffix_start = 0;  // code point where the public suffix starts ("mil": 0)
+  std::size_t labels = 0;
+  std::string skeleton;
+  std::uint64_t allowed = 0;  // bit t: the rule may report technique t
+  bool allows_all = false;    // no techniques= option
+
+  bool allows(TechId t) const { return t < 64 ? ((allowed >> t) & 1) != 0 : allows_all; }
+};
 
 bool is_ascii_homoglyph(char32_t a, char32_t b) {
   static constexpr char32_t kPairs[][2] = {{U'0', U'o'}, {U'1', U'l'}, {U'1', U'i'}, {U'l', U'i'}};
@@ -462,47 +782,49 @@ bool has_non_ascii(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
-// Technique names for one edit, most specific first, without the "tld-" prefix.
-void op_names(const EditOp& op, std::u32string_view observed, bool in_suffix, std::vector<std::string_view>& names) {
-  names.clear();
+// Up to five technique ids, most specific first.
+struct TechList {
+  std::array<TechId, 6> ids{};
+  std::size_t size = 0;
+  void push_back(TechId t) { ids[size++] = t; }
+  bool contains(TechId t) const { return std::find(ids.begin(), ids.begin() + size, t) != ids.begin() + size; }
+  void keep_common(const TechList& other) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < size; ++i) {
+      if (other.contains(ids[i])) ids[kept++] = ids[i];
+    }
+    size = kept;
+  }
+};
+
+// Techniques for one edit, most specific first, without the "tld-" prefix.
+void op_names(const EditOp& op, std::u32string_view observed, bool in_suffix, TechList& names) {
+  const TechIds& t = techs();
+  names.size = 0;
   switch (op.kind) {
     case EditKind::Omission:
-      names.push_back("omission");
+      names.push_back(t.omission);
       break;
     case EditKind::Transposition:
-      names.push_back("transposition");
+      names.push_back(t.transposition);
       break;
     case EditKind::Insertion: {
       const std::size_t j = op.observed_pos;
       const bool doubled = (j > 0 && observed[j - 1] == op.observed) ||
                            (j + 1 < observed.size() && observed[j + 1] == op.observed);
-      if (op.observed == U'-' && !in_suffix) names.push_back("hyphenation");
-      if (doubled) names.push_back("repetition");
-      names.push_back("insertion");
+      if (op.observed == U'-' && !in_suffix) names.push_back(t.hyphenation);
+      if (doubled) names.push_back(t.repetition);
+      names.push_back(t.insertion);
       break;
     }
     case EditKind::Replacement:
-      if (is_ascii_homoglyph(op.expected, op.observed)) names.push_back("homoglyph");
-      if (is_keyboard_neighbour(op.expected, op.observed)) names.push_back("keyboard");
-      if (is_vowel(op.expected) && is_vowel(op.observed)) names.push_back("vowel-swap");
-      if (is_bit_flip(op.expected, op.observed)) names.push_back("bitsquatting");
-      names.push_back("replacement");
+      if (is_ascii_homoglyph(op.expected, op.observed)) names.push_back(t.homoglyph);
+      if (is_keyboard_neighbour(op.expected, op.observed)) names.push_back(t.keyboard);
+      if (is_vowel(op.expected) && is_vowel(op.observed)) names.push_back(t.vowel_swap);
+      if (is_bit_flip(op.expected, op.observed)) names.push_back(t.bitsquatting);
+      names.push_back(t.replacement);
       break;
   }
-}
-
-// A technique name with static storage (technique_names()), so candidates never allocate.
-std::string_view static_name(std::string_view name) {
-  const auto names = technique_names();
-  const auto it = std::find(names.begin(), names.end(), name);
-  return it == names.end() ? std::string_view{} : *it;
-}
-
-std::string_view tld_name(std::string_view base) {
-  char buf[64];
-  if (base.size() + 4 > sizeof buf) return {};
-  std::copy(base.begin(), base.end(), std::copy_n("tld-", 4, buf));
-  return static_name(std::string_view(buf, base.size() + 4));
 }
 
 struct Candidate {
@@ -514,16 +836,25 @@ struct Candidate {
 };
 
 // Lowest distance wins, then the lowest rule id, then the most specific technique.
-void offer(std::optional<Candidate>& best, const ProtectRule& rule, std::string_view protected_domain,
-           std::string_view technique, std::uint32_t distance) {
-  if (!allowed(rule, technique)) return;
-  const std::size_t rank = technique_rank(technique);
-  if (best) {
-    const auto key_new = std::make_tuple(distance, rule.id, rank);
-    const auto key_old = std::make_tuple(best->distance, best->rule->id, best->rank);
-    if (!(key_new < key_old)) return;
-  }
-  best = Candidate{&rule, protected_domain, static_name(technique), distance, rank};
+bool better(std::uint32_t distance, std::uint32_t id, std::size_t rank, const std::optional<Candidate>& best) {
+  return !best || std::make_tuple(distance, id, rank) < std::make_tuple(best->distance, best->rule->id, best->rank);
+}
+
+// True when nothing of this rule at this distance can win any more: the expensive naming of
+// the technique can be skipped.
+bool beaten(const std::optional<Candidate>& best, std::uint32_t distance, std::uint32_t id) {
+  return best && std::make_pair(distance, id) > std::make_pair(best->distance, best->rule->id);
+}
+
+void offer(std::optional<Candidate>& best, const Target& t, TechId technique, std::uint32_t distance) {
+  if (!t.allows(technique)) return;
+  const std::size_t rank = technique == kNoTechnique ? technique_names().size() : technique;
+  if (!better(distance, t.rule->id, rank, best)) return;
+  best = Candidate{t.rule, t.ascii, tech_name(technique), distance, rank};
+}
+
+void merge(std::optional<Candidate>& best, const std::optional<Candidate>& other) {
+  if (other && better(other->distance, other->rule->id, other->rank, best)) best = other;
 }
 
 std::string remove_char(std::string_view s, char c) {
@@ -643,19 +974,15 @@ std::span<const std::string_view> variant_techniques() {
   return kNames;
 }
 
-// One protect rule as the indexes see it.
-struct Target {
-  const ProtectRule* rule = nullptr;
-  std::string ascii;
-  std::u32string text;           // Unicode form, in code points
-  std::size_t suffix_start = 0;  // code point where the public suffix starts ("mil": 0)
-  std::size_t labels = 0;
-  std::string skeleton;
-};
-
 // Everything one decision found, for match() and explain().
 struct Evaluation {
-  NormalisedDomain d;
+  // The normalised domain: in `plain` when it is plain ASCII without xn-- labels (then ascii
+  // and unicode are one), else in `owned`. Both are NUL-terminated for libpsl.
+  DomainBuffer plain;
+  NormalisedDomain owned;
+  std::string_view ascii;
+  std::string_view unicode;
+  bool malformed_idn = false;
   std::optional<DomainError> error;
   const ProtectRule* watched = nullptr;
   const AllowRule* allow = nullptr;
@@ -664,6 +991,93 @@ struct Evaluation {
   std::string registrable;
   std::string suffix;
 };
+
+// The observed domain's public suffix, asked of libpsl on first use only: most lookups never
+// need it (see evaluate()), and one libpsl lookup costs more than the rest of the decision.
+class SuffixInfo {
+ public:
+  SuffixInfo(const psl_ctx_t* psl, std::string_view ascii_z, std::size_t labels)
+      : psl_(psl), ascii_(ascii_z), labels_(labels) {}
+  std::string_view suffix() { return resolve().suffix_; }
+  std::string_view left() { return resolve().left_; }  // the labels before the suffix
+  std::size_t suffix_labels() { return resolve().suffix_labels_; }
+  const char* registrable() { return resolve().registrable_; }
+
+ private:
+  SuffixInfo& resolve() {
+    if (resolved_) return *this;
+    resolved_ = true;
+    registrable_ = psl_registrable_domain(psl_, ascii_.data());
+    suffix_ = ascii_;
+    suffix_labels_ = labels_;
+    if (registrable_ != nullptr) {
+      const std::string_view r(registrable_);
+      suffix_ = r.substr(std::min(r.find('.') + 1, r.size()));
+      left_ = ascii_.substr(0, ascii_.size() - suffix_.size() - 1);
+      suffix_labels_ = count_labels(suffix_);
+    }
+    return *this;
+  }
+
+  const psl_ctx_t* psl_;
+  std::string_view ascii_;  // NUL-terminated
+  std::size_t labels_;
+  bool resolved_ = false;
+  const char* registrable_ = nullptr;
+  std::string_view suffix_;
+  std::string_view left_;
+  std::size_t suffix_labels_ = 0;
+};
+
+// Exact domains (protected ones, for "at or under"), looked up by view without allocating.
+class ExactIndex {
+ public:
+  // keys must outlive the index; the first of equal keys wins.
+  void build(std::vector<std::string_view> keys) {
+    keys_ = std::move(keys);
+    std::size_t n = 16;
+    while (n < keys_.size() * 2) n <<= 1;
+    slots_.assign(n, Slot{});
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+      const std::uint64_t h = hash(keys_[i]);
+      for (std::size_t b = h & (n - 1);; b = (b + 1) & (n - 1)) {
+        if (slots_[b].index_plus1 == 0) {
+          slots_[b] = Slot{h, static_cast<std::uint32_t>(i + 1)};
+          break;
+        }
+        if (slots_[b].hash == h && keys_[slots_[b].index_plus1 - 1] == keys_[i]) break;
+      }
+    }
+  }
+  // The stored key equal to `key`, or empty.
+  std::string_view find(std::string_view key) const {
+    if (keys_.empty()) return {};
+    const std::uint64_t h = hash(key);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t b = h & mask; slots_[b].index_plus1 != 0; b = (b + 1) & mask) {
+      if (slots_[b].hash == h && keys_[slots_[b].index_plus1 - 1] == key) return keys_[slots_[b].index_plus1 - 1];
+    }
+    return {};
+  }
+  std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot) + keys_.capacity() * sizeof(std::string_view); }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t index_plus1 = 0;
+  };
+  static std::uint64_t hash(std::string_view s) { return key_hash(KeyKind::Ascii, s, 0); }
+  std::vector<std::string_view> keys_;
+  std::vector<Slot> slots_;
+};
+
+// unordered_map keyed by std::string, found by string_view without building a string.
+struct ViewHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using ViewMap = std::unordered_map<std::string, V, ViewHash, std::equal_to<>>;
 
 // A bounded verdict cache: direct-mapped slots in shards, each shard behind its own lock, so
 // threads rarely contend; a slot keeps the raw input so a hash collision is never a wrong answer.
@@ -736,17 +1150,19 @@ struct Matcher::Impl {
   const psl_ctx_t* psl = nullptr;
   std::unique_ptr<USpoofChecker, SpoofClose> spoof;
 
-  std::unordered_map<std::string, std::string_view> protected_exact;  // ascii -> its storage
-  std::unordered_map<std::string, std::vector<const ProtectRule*>> watch_exact;
-  std::unordered_map<std::string, std::vector<const ProtectRule*>> watch_below;
-  std::unordered_map<std::string, const AllowRule*> allow_exact;
-  std::unordered_map<std::string, const AllowRule*> allow_below;
+  ExactIndex protected_exact;  // the protected domains (ascii)
+  ViewMap<std::vector<const ProtectRule*>> watch_exact;
+  ViewMap<std::vector<const ProtectRule*>> watch_below;
+  ViewMap<const AllowRule*> allow_exact;
+  ViewMap<const AllowRule*> allow_below;
 
   std::vector<Target> targets;
   std::vector<std::size_t> domain_label_counts;  // distinct label counts of domain rules
   std::array<DeletionIndex, 128> domain_index;   // by label count (a domain has < 128 labels)
   DeletionIndex tld_index;
+  bool has_tld_targets = false;
   HashBuckets keys;  // KeyKind families
+  std::uint32_t key_kinds = 0;  // bit k: some key of KeyKind k exists (skips probes that cannot hit)
 
   // Appends the fold of one non-ASCII code point: its Latin base letter when its name says it
   // has one, else ICU's UTS #39 prototype (Cyrillic а -> a), marks dropped.
@@ -825,10 +1241,22 @@ struct Matcher::Impl {
 
   void add_key(KeyKind kind, std::string_view key, std::size_t labels, std::uint32_t target) {
     keys.add(key_hash(kind, key, labels), target);
+    key_kinds |= std::uint32_t{1} << static_cast<unsigned>(kind);
   }
+  bool has_keys(KeyKind kind) const { return (key_kinds >> static_cast<unsigned>(kind)) & 1; }
   template <typename F>
   void find_key(KeyKind kind, std::string_view key, std::size_t labels, F&& f) const {
-    keys.find(key_hash(kind, key, labels), f);
+    if (has_keys(kind)) keys.find(key_hash(kind, key, labels), f);
+  }
+  template <typename F>
+  void find_key(const KeyHasher& key, F&& f) const {
+    keys.find(key.finish(), f);
+  }
+  // Whether any target has this key (a pre-check before asking libpsl what the key is).
+  bool any_key(KeyKind kind, std::string_view key, std::size_t labels) const {
+    bool found = false;
+    find_key(kind, key, labels, [&](std::uint32_t) { found = true; });
+    return found;
   }
 
   void add_target(const ProtectRule& rule) {
@@ -836,6 +1264,12 @@ struct Matcher::Impl {
     if (!norm) return;  // the loader validated it; a hand-built RuleSet may not have
     Target t;
     t.rule = &rule;
+    t.allows_all = rule.techniques.empty();
+    for (std::size_t i = 0; i < technique_names().size() && i < 64; ++i) {
+      if (t.allows_all || std::find(rule.techniques.begin(), rule.techniques.end(), technique_names()[i]) != rule.techniques.end()) {
+        t.allowed |= std::uint64_t{1} << i;
+      }
+    }
     t.ascii = norm->ascii;
     t.text = utf8_to_utf32(norm->unicode);
     t.labels = count_labels(t.ascii);
@@ -846,6 +1280,7 @@ struct Matcher::Impl {
     const auto idx = static_cast<std::uint32_t>(targets.size());
     const std::string_view a = t.ascii;
     if (t.labels == 1) {
+      has_tld_targets = true;
       tld_index.add(t.text, rule.max_distance, idx);
       add_key(KeyKind::TldName, a, 1, idx);
     } else {
@@ -895,34 +1330,50 @@ struct Matcher::Impl {
         add_target(r);
       }
     }
-    for (const Target& t : targets) protected_exact.emplace(t.ascii, t.ascii);
+    std::vector<std::string_view> exact;
+    exact.reserve(targets.size());
+    for (const Target& t : targets) exact.push_back(t.ascii);
+    protected_exact.build(std::move(exact));
     std::sort(domain_label_counts.begin(), domain_label_counts.end());
-    for (DeletionIndex& i : domain_index) i.finish();
-    tld_index.finish();
+    const auto text_of = [&](std::uint32_t idx) { return std::u32string_view(targets[idx].text); };
+    for (DeletionIndex& i : domain_index) i.finish(text_of);
+    tld_index.finish(text_of);
     keys.finish();
   }
 
   void evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const;
-  void match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels,
-                   std::size_t suffix_labels_obs, std::optional<Candidate>& best) const;
-  void match_structure(const NormalisedDomain& d, std::size_t labels, std::string_view left,
-                       std::optional<Candidate>& best) const;
-  void match_tld(std::string_view suffix, std::string_view left, std::optional<Candidate>& best) const;
-  void offer_script(const Target& t, std::u32string_view observed, bool all_in_suffix, bool same_skeleton,
-                    std::optional<Candidate>& best) const;
+  void match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels, SuffixInfo& sfx,
+                   std::optional<Candidate>& best) const;
+  void match_edits_at(std::size_t n, std::string_view obs_utf8, std::string_view obs_ascii, std::string_view skel,
+                      std::optional<Candidate>& best) const;
+  void match_structure(const Evaluation& e, std::size_t labels, SuffixInfo& sfx, std::optional<Candidate>& best) const;
+  void match_tld(std::string_view ascii, std::size_t labels, SuffixInfo& sfx, std::optional<Candidate>& best) const;
+  bool tld_candidates(std::u32string_view obs, TargetList& out) const;
+  void offer_script(const Target& t, std::u32string_view observed, std::uint32_t distance, bool all_in_suffix,
+                    bool same_skeleton, std::optional<Candidate>& best) const;
   Match to_match(const Evaluation& e, const Candidate& c) const;
 };
 
-void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, bool all_in_suffix,
-                                 bool same_skeleton, std::optional<Candidate>& best) const {
-  const EditScript script = osa_script(t.text, observed);
-  if (script.distance == 0 || script.distance > t.rule->max_distance) return;
-  std::vector<std::string_view> common;
-  std::vector<std::string_view> names;
+// `distance`: the edit distance of the two texts, already known to be within the rule's.
+void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, std::uint32_t distance,
+                                 bool all_in_suffix, bool same_skeleton, std::optional<Candidate>& best) const {
+  BoundedEditScript bounded;
+  EditScript full;
+  std::span<const EditOp> ops;
+  if (osa_script_bounded(t.text, observed, distance, bounded)) {
+    ops = std::span<const EditOp>(bounded.ops.data(), bounded.distance);
+  } else {
+    full = osa_script(t.text, observed);
+    ops = full.ops;
+  }
+  if (distance == 0 || distance > t.rule->max_distance) return;
+  const TechIds& tech = techs();
+  TechList common;
+  TechList names;
   bool first = true;
   bool suffix_state = false;
   bool mixed = false;
-  for (const EditOp& op : script.ops) {
+  for (const EditOp& op : ops) {
     const bool in_suffix = all_in_suffix || op.protected_pos >= t.suffix_start;
     op_names(op, observed, in_suffix, names);
     if (first) {
@@ -932,84 +1383,123 @@ void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, 
       continue;
     }
     if (in_suffix != suffix_state) mixed = true;
-    std::erase_if(common, [&](std::string_view n) { return std::find(names.begin(), names.end(), n) == names.end(); });
+    common.keep_common(names);
   }
+  const TechId fallback = same_skeleton ? tech.homoglyph : tech.multi_edit;
   if (mixed) {
-    offer(best, *t.rule, t.ascii, same_skeleton ? "homoglyph" : "multi-edit", script.distance);
+    offer(best, t, fallback, distance);
     return;
   }
-  if (common.empty()) common.push_back(same_skeleton ? "homoglyph" : "multi-edit");
-  for (const std::string_view n : common) {
-    const std::string_view name = suffix_state ? tld_name(n) : n;
-    if (allowed(*t.rule, name)) {
-      offer(best, *t.rule, t.ascii, name, script.distance);
+  if (common.size == 0) common.push_back(fallback);
+  for (std::size_t i = 0; i < common.size; ++i) {
+    const TechId name = suffix_state ? tech.tld[common.ids[i]] : common.ids[i];
+    if (t.allows(name)) {
+      offer(best, t, name, distance);
       return;
     }
   }
 }
 
-void Matcher::Impl::match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels,
-                                std::size_t suffix_labels_obs, std::optional<Candidate>& best) const {
+// Edit-distance typos and homoglyphs of the protected domains with n labels, against the
+// observed domain's last n labels.
+void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, std::string_view obs_ascii,
+                                   std::string_view skel, std::optional<Candidate>& best) const {
+  std::array<char32_t, kMaxText> obs_buf;
+  const std::u32string_view obs(obs_buf.data(), utf8_to_utf32(obs_utf8, obs_buf));
+  // The observed text is compared with every candidate: bit-parallel when it fits a word.
+  std::optional<OsaPattern> pattern;
+  auto distance_to = [&](const Target& t, std::uint32_t cap) {
+    if (obs.size() > OsaPattern::kMaxLength) return osa_distance(t.text, obs, cap);
+    if (!pattern) pattern.emplace(obs);
+    return pattern->distance(t.text);
+  };
   TargetList candidates;
-  for (const std::size_t n : domain_label_counts) {
-    if (n > labels) break;
-    // x.qc.ca is somebody's domain under the real suffix qc.ca, not a typo of gc.ca.
-    if (n <= suffix_labels_obs && labels > n) continue;
-    const std::string_view obs_utf8 = trailing_labels(unicode, n);
-    const std::u32string obs = utf8_to_utf32(obs_utf8);
-    const std::string skel = skeleton(obs_utf8);
-    const std::string_view obs_ascii = trailing_labels(ascii, n);
-    candidates.clear();
-    domain_index[n].query(obs, candidates);
+  domain_index[n].query(obs, candidates);
+  if (!candidates.empty()) {
+    candidates.sort_unique();
     for (const std::uint32_t idx : candidates) {
       const Target& t = targets[idx];
       if (t.labels != n) continue;
-      const std::uint32_t dist = osa_distance(t.text, obs, t.rule->max_distance);
-      if (dist >= 1 && dist <= t.rule->max_distance) offer_script(t, obs, false, t.skeleton == skel, best);
+      const std::uint32_t cap = t.rule->max_distance;
+      const std::uint32_t dist = distance_to(t, cap);
+      if (dist < 1 || dist > cap || beaten(best, dist, t.rule->id)) continue;
+      offer_script(t, obs, dist, false, t.skeleton == skel, best);
     }
-    // Homoglyphs: same skeleton, whatever the edit distance ("rn" for "m" is two edits).
-    find_key(KeyKind::Skeleton, skel, n, [&](std::uint32_t idx) {
-      const Target& t = targets[idx];
-      if (t.labels != n || t.ascii == obs_ascii || t.skeleton != skel) return;
-      const bool non_ascii = has_non_ascii(obs_utf8);
-      const std::uint32_t dist = osa_distance(t.text, obs, 253);
-      // Within distance, the edit script already named it (keyboard beats homoglyph for n/m).
-      if (!non_ascii && dist <= t.rule->max_distance) return;
-      offer(best, *t.rule, t.ascii, non_ascii ? "homoglyph-unicode" : "homoglyph", dist);
-    });
+  }
+  // Homoglyphs: same skeleton, whatever the edit distance ("rn" for "m" is two edits).
+  find_key(KeyKind::Skeleton, skel, n, [&](std::uint32_t idx) {
+    const Target& t = targets[idx];
+    if (t.labels != n || t.ascii == obs_ascii || t.skeleton != skel) return;
+    const bool non_ascii = has_non_ascii(obs_utf8);
+    const std::uint32_t dist = distance_to(t, 253);
+    // Within distance, the edit script already named it (keyboard beats homoglyph for n/m).
+    if (!non_ascii && dist <= t.rule->max_distance) return;
+    offer(best, t, non_ascii ? techs().homoglyph_unicode : techs().homoglyph, dist);
+  });
+}
+
+void Matcher::Impl::match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels,
+                                SuffixInfo& sfx, std::optional<Candidate>& best) const {
+  // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
+  // last n labels (dots are kept, and no fold reaches across one).
+  const bool plain = !has_non_ascii(unicode);
+  SkeletonText whole;
+  if (plain) {
+    for (const char c : unicode) {
+      if (c == '.') {
+        whole.push_back('.');
+      } else {
+        fold_ascii_char(c, whole);
+      }
+    }
+  }
+  for (const std::size_t n : domain_label_counts) {
+    if (n > labels) break;
+    const std::string_view obs_utf8 = trailing_labels(unicode, n);
+    const std::string_view obs_ascii = trailing_labels(ascii, n);
+    std::string skel_owned;
+    if (!plain) skel_owned = skeleton(obs_utf8);
+    const std::string_view skel = plain ? trailing_labels(whole.view(), n) : std::string_view(skel_owned);
+    if (labels == n) {
+      match_edits_at(n, obs_utf8, obs_ascii, skel, best);
+      continue;
+    }
+    // x.qc.ca is somebody's domain under the real suffix qc.ca, not a typo of gc.ca: whether
+    // the last n labels are all suffix is asked only when they would match something.
+    std::optional<Candidate> local;
+    match_edits_at(n, obs_utf8, obs_ascii, skel, local);
+    if (local && !(n <= sfx.suffix_labels())) merge(best, local);
   }
 }
 
-void Matcher::Impl::match_structure(const NormalisedDomain& d, std::size_t labels, std::string_view left,
+void Matcher::Impl::match_structure(const Evaluation& e, std::size_t labels, SuffixInfo& sfx,
                                     std::optional<Candidate>& best) const {
-  const std::string_view ascii = d.ascii;
+  const std::string_view ascii = e.ascii;
   const bool has_hyphen = ascii.find('-') != std::string_view::npos;
-  std::string scratch;
   for (const std::size_t n : domain_label_counts) {
     // hyphenation: boe-ing.com for boeing.com, any number of added hyphens.
-    if (has_hyphen && n <= labels) {
+    if (has_hyphen && n <= labels && has_keys(KeyKind::Dehyphenated)) {
       const std::string_view obs = trailing_labels(ascii, n);
-      find_key(KeyKind::Dehyphenated, remove_char(obs, '-'), n, [&](std::uint32_t idx) {
+      find_key(KeyHasher(KeyKind::Dehyphenated, n).add_without(obs, '-'), [&](std::uint32_t idx) {
         const Target& t = targets[idx];
         const auto added = std::count(obs.begin(), obs.end(), '-') - std::count(t.ascii.begin(), t.ascii.end(), '-');
-        if (t.labels == n && added > 0) offer(best, *t.rule, t.ascii, "hyphenation", static_cast<std::uint32_t>(added));
+        if (t.labels == n && added > 0) offer(best, t, techs().hyphenation, static_cast<std::uint32_t>(added));
       });
     }
     // tld-label-omission: mod.uk for mod.gov.uk.
     if (n >= 2 && n - 1 <= labels) {
       find_key(KeyKind::LabelOmitted, trailing_labels(ascii, n - 1), n - 1, [&](std::uint32_t idx) {
-        if (targets[idx].labels == n) offer(best, *targets[idx].rule, targets[idx].ascii, "tld-label-omission", 1);
+        if (targets[idx].labels == n) offer(best, targets[idx], techs().tld_label_omission, 1);
       });
     }
     // subdomain: na.to.int for nato.int (a dot inserted), compared in U-labels since a dot
     // inside an IDN label splits its punycode too (bü.cher.de for bücher.de).
     if (n + 1 <= labels) {
-      const std::string_view obs = trailing_labels(d.unicode, n + 1);
+      const std::string_view obs = trailing_labels(e.unicode, n + 1);
       for (std::size_t i = 0; i < obs.size(); ++i) {
         if (obs[i] != '.') continue;
-        scratch.assign(obs.substr(0, i)).append(obs.substr(i + 1));
-        find_key(KeyKind::Unicode, scratch, n, [&](std::uint32_t idx) {
-          offer(best, *targets[idx].rule, targets[idx].ascii, "subdomain", 1);
+        find_key(KeyHasher(KeyKind::Unicode, n).add(obs.substr(0, i)).add(obs.substr(i + 1)), [&](std::uint32_t idx) {
+          offer(best, targets[idx], techs().subdomain, 1);
         });
       }
     }
@@ -1019,86 +1509,135 @@ void Matcher::Impl::match_structure(const NormalisedDomain& d, std::size_t label
   // itself a public suffix, so not just the public suffix counts); with a dot removed or
   // turned into a hyphen it is missing-dot (seibm.com, canada.gcca.ca, se.ibmcom.com) or
   // dot-to-hyphen (se-ibm.com, interieur.gouv-fr.com), whatever follows.
-  const std::string_view u = d.unicode;
+  const std::string_view u = e.unicode;
   const bool u_hyphen = u.find('-') != std::string_view::npos;
+  std::size_t prefix_labels = 0;
   for (std::size_t i = 0; i <= u.size(); ++i) {
     if (i < u.size() && u[i] != '.') continue;
     const std::string_view prefix = u.substr(0, i);
-    const std::size_t prefix_labels = count_labels(prefix);
+    ++prefix_labels;
     for (const std::size_t n : domain_label_counts) {
       if (n - 1 > prefix_labels) break;
       const std::string_view shorter = trailing_labels(prefix, n - 1);
       find_key(KeyKind::OneDotRemoved, shorter, n, [&](std::uint32_t idx) {
-        offer(best, *targets[idx].rule, targets[idx].ascii, "missing-dot", 1);
+        offer(best, targets[idx], techs().missing_dot, 1);
       });
       if (u_hyphen) {
         find_key(KeyKind::OneDotHyphen, shorter, n, [&](std::uint32_t idx) {
-          offer(best, *targets[idx].rule, targets[idx].ascii, "dot-to-hyphen", 1);
+          offer(best, targets[idx], techs().dot_to_hyphen, 1);
         });
       }
       if (i < u.size() && n <= prefix_labels) {
         find_key(KeyKind::Unicode, trailing_labels(prefix, n), n, [&](std::uint32_t idx) {
-          offer(best, *targets[idx].rule, targets[idx].ascii, "appended-tld", 1);
+          offer(best, targets[idx], techs().appended_tld, 1);
         });
       }
     }
   }
-  if (!left.empty()) {
-    const std::string_view name = split_labels(u)[count_labels(left) - 1];
-    // missing-dot with a new suffix: armymil.com for army.mil.
+  // With a new suffix, the name left of the public suffix: missing-dot (armymil.com for
+  // army.mil) or dot-to-hyphen (army-mil.com, nato-int.com). libpsl says which label that is,
+  // asked only when some label other than the last could be one.
+  const bool dotless = has_keys(KeyKind::Dotless);
+  const bool dots_hyphens = has_keys(KeyKind::DotsHyphens) && u_hyphen;
+  bool name_may_match = false;
+  std::size_t start = 0;
+  for (std::size_t j = 0; j + 1 < labels && (dotless || dots_hyphens) && !name_may_match; ++j) {
+    const std::size_t dot = u.find('.', start);
+    const std::string_view label = u.substr(start, dot - start);
+    start = dot + 1;
+    name_may_match = (dotless && any_key(KeyKind::Dotless, label, 0)) ||
+                     (dots_hyphens && label.find('-') != std::string_view::npos && any_key(KeyKind::DotsHyphens, label, 0));
+  }
+  if (name_may_match && !sfx.left().empty()) {
+    const std::string_view name = split_labels(u)[count_labels(sfx.left()) - 1];
     find_key(KeyKind::Dotless, name, 0, [&](std::uint32_t idx) {
       const Target& t = targets[idx];
-      offer(best, *t.rule, t.ascii, "missing-dot", static_cast<std::uint32_t>(t.labels - 1));
+      offer(best, t, techs().missing_dot, static_cast<std::uint32_t>(t.labels - 1));
     });
-    // dot-to-hyphen with a new suffix: army-mil.com, nato-int.com.
     if (name.find('-') != std::string_view::npos) {
       find_key(KeyKind::DotsHyphens, name, 0, [&](std::uint32_t idx) {
         const Target& t = targets[idx];
-        offer(best, *t.rule, t.ascii, "dot-to-hyphen", static_cast<std::uint32_t>(t.labels - 1));
+        offer(best, t, techs().dot_to_hyphen, static_cast<std::uint32_t>(t.labels - 1));
       });
     }
   }
   // appended-tld for protected TLDs: the TLD as a label inside the subdomain part, after a
   // name (army.mil.evil.com for mil). Not in the registrable name itself: mil.ru, mil.com are
-  // somebody's own domains, and x.mil.ml is already a TLD typo.
-  if (count_labels(left) >= 3) {
-    const std::vector<std::string_view> sub = split_labels(left);
-    for (std::size_t i = 1; i + 1 < sub.size(); ++i) {
-      find_key(KeyKind::TldName, sub[i], 1, [&](std::uint32_t idx) {
-        offer(best, *targets[idx].rule, targets[idx].ascii, "appended-tld", 1);
-      });
+  // somebody's own domains, and x.mil.ml is already a TLD typo. The subdomain part has at
+  // most labels - 1 labels, so the labels looked at are among 1 .. labels - 3.
+  if (labels >= 4 && has_keys(KeyKind::TldName)) {
+    const std::vector<std::string_view> all = split_labels(ascii);
+    bool any = false;
+    for (std::size_t i = 1; i + 3 <= labels && !any; ++i) any = any_key(KeyKind::TldName, all[i], 1);
+    if (any && count_labels(sfx.left()) >= 3) {
+      const std::vector<std::string_view> sub = split_labels(sfx.left());
+      for (std::size_t i = 1; i + 1 < sub.size(); ++i) {
+        find_key(KeyKind::TldName, sub[i], 1, [&](std::uint32_t idx) {
+          offer(best, targets[idx], techs().appended_tld, 1);
+        });
+      }
     }
   }
 }
 
-void Matcher::Impl::match_tld(std::string_view suffix, std::string_view left,
-                              std::optional<Candidate>& best) const {
-  // Every name under the observed suffix would match, so only suffixes that really exist.
-  if (left.empty()) return;
-  const std::u32string obs = utf8_to_utf32(suffix);
-  TargetList candidates;
-  tld_index.query(obs, candidates);
-  // The public-suffix test costs more than the index query and the distances, and nearly
-  // always no protected TLD is close enough to need it: ask it last.
-  std::erase_if(candidates, [&](std::uint32_t idx) {
+// Protected TLDs within their rule's distance of `obs`.
+bool Matcher::Impl::tld_candidates(std::u32string_view obs, TargetList& out) const {
+  out.clear();
+  tld_index.query(obs, out);
+  out.sort_unique();
+  std::size_t kept = 0;
+  for (const std::uint32_t idx : out) {
     const Target& t = targets[idx];
-    if (t.labels != 1) return true;
+    if (t.labels != 1) continue;
     const std::uint32_t dist = osa_distance(t.text, obs, t.rule->max_distance);
-    return dist < 1 || dist > t.rule->max_distance;
-  });
-  if (candidates.empty() || !is_public_suffix(std::string(suffix))) return;
-  for (const std::uint32_t idx : candidates) offer_script(targets[idx], obs, true, false, best);
+    if (dist >= 1 && dist <= t.rule->max_distance) out.begin()[kept++] = idx;
+  }
+  out.truncate(kept);
+  return kept != 0;
+}
+
+void Matcher::Impl::match_tld(std::string_view ascii, std::size_t labels, SuffixInfo& sfx,
+                              std::optional<Candidate>& best) const {
+  if (!has_tld_targets) return;
+  // Every name under the observed suffix would match, so only suffixes that really exist, and
+  // only with a name before them. Which labels are the suffix is asked of libpsl only when
+  // some protected TLD is close to one of the possible suffixes (a proper tail of the domain).
+  std::array<char32_t, kMaxText> buf;
+  TargetList candidates;
+  bool close = false;
+  for (std::size_t k = 1; k < labels && !close; ++k) {
+    const std::string_view tail = trailing_labels(ascii, k);
+    close = tld_candidates(std::u32string_view(buf.data(), utf8_to_utf32(tail, buf)), candidates);
+  }
+  if (!close || sfx.left().empty()) return;
+  const std::string_view suffix = sfx.suffix();
+  const std::u32string_view obs(buf.data(), utf8_to_utf32(suffix, buf));
+  if (!tld_candidates(obs, candidates) || !is_public_suffix(std::string(suffix))) return;
+  for (const std::uint32_t idx : candidates) {
+    const Target& t = targets[idx];
+    offer_script(t, obs, osa_distance(t.text, obs, t.rule->max_distance), true, false, best);
+  }
 }
 
 void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const {
-  auto norm = normalise_domain(input);
-  if (!norm) {
-    e.error = norm.error();
-    return;
+  if (auto plain = normalise_plain_ascii(input, e.plain)) {
+    if (!*plain) {
+      e.error = plain->error();
+      return;
+    }
+    e.ascii = e.unicode = **plain;
+  } else {
+    auto norm = normalise_domain(input);
+    if (!norm) {
+      e.error = norm.error();
+      return;
+    }
+    e.owned = std::move(*norm);
+    e.ascii = e.owned.ascii;
+    e.unicode = e.owned.unicode;
+    e.malformed_idn = e.owned.malformed_idn;
   }
-  e.d = std::move(*norm);
-  const NormalisedDomain& d = e.d;
-  const std::string_view ascii = d.ascii;
+  const std::string_view ascii = e.ascii;
 
   // Deny list first: "watch" is an explicit decision to always alert.
   auto consider_watch = [&](const std::vector<const ProtectRule*>& rs) {
@@ -1107,54 +1646,49 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
     }
   };
   if (!watch_exact.empty() || !watch_below.empty()) {
-    if (auto it = watch_exact.find(d.ascii); it != watch_exact.end()) consider_watch(it->second);
+    if (auto it = watch_exact.find(ascii); it != watch_exact.end()) consider_watch(it->second);
     for (std::size_t i = 0; i < ascii.size() && !watch_below.empty(); ++i) {
       if (ascii[i] != '.') continue;
-      if (auto it = watch_below.find(std::string(ascii.substr(i + 1))); it != watch_below.end()) consider_watch(it->second);
+      if (auto it = watch_below.find(ascii.substr(i + 1)); it != watch_below.end()) consider_watch(it->second);
     }
   }
   if (e.watched != nullptr && !look_behind_allow) return;
 
   // Allowed, or owned by whoever owns a protected domain: never an alert.
-  if (auto it = allow_exact.find(d.ascii); it != allow_exact.end()) e.allow = it->second;
-  if (auto it = protected_exact.find(d.ascii); it != protected_exact.end()) e.owner = it->second;
-  std::string parent;
+  if (!allow_exact.empty()) {
+    if (auto it = allow_exact.find(ascii); it != allow_exact.end()) e.allow = it->second;
+  }
+  e.owner = protected_exact.find(ascii);
   for (std::size_t i = 0; i < ascii.size() && e.allow == nullptr && e.owner.empty(); ++i) {
     if (ascii[i] != '.') continue;
-    parent.assign(ascii.substr(i + 1));
-    if (auto it = allow_below.find(parent); it != allow_below.end()) e.allow = it->second;
-    if (auto it = protected_exact.find(parent); it != protected_exact.end()) e.owner = it->second;
+    const std::string_view parent = ascii.substr(i + 1);
+    if (!allow_below.empty()) {
+      if (auto it = allow_below.find(parent); it != allow_below.end()) e.allow = it->second;
+    }
+    e.owner = protected_exact.find(parent);
   }
   if (!e.owner.empty()) return;
   if (e.allow != nullptr && !look_behind_allow) return;
 
   const std::size_t labels = count_labels(ascii);
-  const char* reg = psl_registrable_domain(psl, d.ascii.c_str());
-  std::string_view suffix = ascii;
-  std::string_view left;
-  std::size_t suffix_labels_obs = labels;
-  if (reg != nullptr) {
-    const std::string_view r(reg);
-    suffix = r.substr(std::min(r.find('.') + 1, r.size()));
-    left = ascii.substr(0, ascii.size() - suffix.size() - 1);
-    suffix_labels_obs = count_labels(suffix);
-    if (look_behind_allow) e.registrable = r;
+  SuffixInfo sfx(psl, ascii, labels);
+  if (look_behind_allow) {
+    if (const char* reg = sfx.registrable(); reg != nullptr) e.registrable = reg;
+    e.suffix = sfx.suffix();
   }
-  if (look_behind_allow) e.suffix = suffix;
-
-  if (d.malformed_idn) {
-    match_edits(lenient_unicode(d.unicode), ascii, labels, suffix_labels_obs, e.best);
+  if (e.malformed_idn) {
+    match_edits(lenient_unicode(e.unicode), ascii, labels, sfx, e.best);
   } else {
-    match_edits(d.unicode, ascii, labels, suffix_labels_obs, e.best);
+    match_edits(e.unicode, ascii, labels, sfx, e.best);
   }
-  match_structure(d, labels, left, e.best);
-  match_tld(suffix, left, e.best);
+  match_structure(e, labels, sfx, e.best);
+  match_tld(ascii, labels, sfx, e.best);
 }
 
 Match Matcher::Impl::to_match(const Evaluation& e, const Candidate& c) const {
   // A broken xn-- label close to a protected name is a deliberate trick, or a broken client.
-  const std::string_view technique = e.d.malformed_idn ? std::string_view("malformed-idn") : c.technique;
-  return Match{c.rule, e.d.ascii, e.d.unicode, std::string(c.protected_domain), std::string(technique), c.distance};
+  const std::string_view technique = e.malformed_idn ? std::string_view("malformed-idn") : c.technique;
+  return Match{c.rule, std::string(e.ascii), std::string(e.unicode), std::string(c.protected_domain), std::string(technique), c.distance};
 }
 
 Matcher::Matcher(std::shared_ptr<const RuleSet> rules, std::size_t cache_entries)
@@ -1190,7 +1724,7 @@ std::optional<Match> Matcher::match_uncached(std::string_view domain) const {
   if (e.error) return std::nullopt;
   if (e.watched != nullptr) {
     const ProtectRule* w = e.watched;
-    return Match{w, e.d.ascii, e.d.unicode, w->wildcard ? "*." + w->domain : w->domain, "watch-list", 0};
+    return Match{w, std::string(e.ascii), std::string(e.unicode), w->wildcard ? "*." + w->domain : w->domain, "watch-list", 0};
   }
   if (e.allow != nullptr || !e.owner.empty() || !e.best) return std::nullopt;
   return impl_->to_match(e, *e.best);
@@ -1204,8 +1738,7 @@ std::size_t Matcher::index_memory_bytes() const {
   for (const Target& t : impl_->targets) {
     total += sizeof(Target) + t.ascii.capacity() + t.text.capacity() * sizeof(char32_t) + t.skeleton.capacity();
   }
-  // unordered_map nodes: key string, value, next pointer and the bucket slot.
-  total += impl_->protected_exact.size() * (sizeof(std::string) + sizeof(std::string_view) + 2 * sizeof(void*) + 16);
+  total += impl_->protected_exact.memory_bytes();
   return total;
 }
 
@@ -1220,9 +1753,9 @@ Explanation Matcher::explain(std::string_view domain) const {
     x.error = std::string(to_string(*e.error));
     return x;
   }
-  x.ascii = e.d.ascii;
-  x.unicode = e.d.unicode;
-  x.malformed_idn = e.d.malformed_idn;
+  x.ascii = e.ascii;
+  x.unicode = e.unicode;
+  x.malformed_idn = e.malformed_idn;
   x.registrable_domain = e.registrable;
   x.public_suffix = e.suffix;
   if (e.watched != nullptr) {

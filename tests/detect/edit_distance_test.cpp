@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace rcptwatch::detect {
 namespace {
 
@@ -47,6 +49,58 @@ TEST(EditDistance, SingleOpScripts) {
     ASSERT_EQ(s.ops.size(), 1u);
     EXPECT_EQ(s.ops[0].kind, c.kind);
     EXPECT_EQ(s.ops[0].protected_pos, c.ppos);
+  }
+}
+
+// Random pairs from a small alphabet (many repeats, swaps and shared runs), including
+// non-ASCII code points: the fast paths must agree with the full matrix exactly.
+std::u32string random_text(std::mt19937& rng, std::size_t max_len) {
+  static constexpr char32_t kAlphabet[] = {U'a', U'b', U'c', U'.', U'-', U'\u0430', U'\u00fc'};
+  std::u32string s(std::uniform_int_distribution<std::size_t>(0, max_len)(rng), U'a');
+  for (char32_t& c : s) c = kAlphabet[std::uniform_int_distribution<std::size_t>(0, std::size(kAlphabet) - 1)(rng)];
+  return s;
+}
+
+TEST(EditDistance, BitParallelEqualsMatrix) {
+  std::mt19937 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    const std::u32string a = random_text(rng, i % 10 == 0 ? 64 : 12);
+    std::u32string b = random_text(rng, 12);
+    if (i % 2 == 0 && !a.empty()) {  // near copies, so small distances are common
+      b = a;
+      b[std::uniform_int_distribution<std::size_t>(0, b.size() - 1)(rng)] = U'c';
+      if (b.size() > 1) std::swap(b[0], b[1]);
+    }
+    const std::uint32_t full = osa_script(a, b).distance;
+    EXPECT_EQ(OsaPattern(a).distance(b), full) << i;
+    EXPECT_EQ(OsaPattern(b).distance(a), full) << i;
+  }
+}
+
+TEST(EditDistance, BoundedScriptEqualsFullScript) {
+  std::mt19937 rng(9);
+  for (int i = 0; i < 20000; ++i) {
+    const std::u32string a = random_text(rng, 9);
+    std::u32string b = a;
+    for (int k = i % 4; k > 0 && !b.empty(); --k) {
+      const std::size_t pos = std::uniform_int_distribution<std::size_t>(0, b.size() - 1)(rng);
+      if (k % 2 == 0) b.erase(pos, 1); else b.insert(pos, 1, U'b');
+    }
+    const EditScript full = osa_script(a, b);
+    for (std::uint32_t cap = 0; cap <= kMaxBoundedEdits; ++cap) {
+      BoundedEditScript bounded;
+      const bool ok = osa_script_bounded(a, b, cap, bounded);
+      ASSERT_EQ(ok, full.distance <= cap) << i;
+      if (!ok) continue;
+      ASSERT_EQ(bounded.distance, full.distance);
+      for (std::size_t k = 0; k < full.ops.size(); ++k) {
+        EXPECT_EQ(bounded.ops[k].kind, full.ops[k].kind) << i;
+        EXPECT_EQ(bounded.ops[k].protected_pos, full.ops[k].protected_pos) << i;
+        EXPECT_EQ(bounded.ops[k].observed_pos, full.ops[k].observed_pos) << i;
+        EXPECT_EQ(bounded.ops[k].expected, full.ops[k].expected) << i;
+        EXPECT_EQ(bounded.ops[k].observed, full.ops[k].observed) << i;
+      }
+    }
   }
 }
 
