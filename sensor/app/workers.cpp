@@ -2,7 +2,9 @@
 #include "app/workers.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace rcptwatch::app {
 namespace {
@@ -122,6 +124,15 @@ FrameRoute route_frame(std::uint32_t link_type, Bytes frame, decode::UdpDatagram
   return r;
 }
 
+namespace {
+// Either side of a ring that finds it empty (consumer) or full (producer) naps this long before
+// it sleeps on the futex. Without it a consumer faster than the capture drained the ring after
+// every record and was woken once per frame, and a producer facing a full ring was woken once
+// per released record: a futex call per frame, four times the single-worker CPU on replay.
+// 200 us of frames is at most ~0.5 MB at replay speed, far inside the 8 MiB ring.
+constexpr auto kRingNap = std::chrono::microseconds(200);
+}  // namespace
+
 FrameRing::FrameRing(std::size_t capacity_bytes)
     : capacity_(capacity_bytes & ~std::size_t{7}), buffer_(new std::byte[capacity_]) {}
 
@@ -135,10 +146,16 @@ bool FrameRing::push_impl(Kind kind, const capture::Packet& p, bool wait) {
   // A record never wraps: when it does not fit before the end, the rest is skipped (marked
   // with a Wrap header when one fits; the consumer skips shorter tails by itself).
   const std::size_t skip = capacity_ - pos < need ? capacity_ - pos : 0;
+  bool napped = false;
   for (;;) {
     const std::uint64_t tail = tail_.load(std::memory_order_acquire);
     if (head + skip + need - tail <= capacity_) break;
     if (!wait) return false;
+    if (!napped) {
+      napped = true;
+      std::this_thread::sleep_for(kRingNap);
+      continue;
+    }
     tail_.wait(tail, std::memory_order_acquire);
   }
   if (skip >= sizeof(Header)) {
@@ -164,9 +181,15 @@ bool FrameRing::push_impl(Kind kind, const capture::Packet& p, bool wait) {
 
 FrameRing::Record FrameRing::wait_front() {
   std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+  bool napped = false;
   for (;;) {
     const std::uint64_t head = head_.load(std::memory_order_acquire);
     if (head == tail) {
+      if (!napped) {
+        napped = true;
+        std::this_thread::sleep_for(kRingNap);
+        continue;
+      }
       head_.wait(head, std::memory_order_acquire);
       continue;
     }
