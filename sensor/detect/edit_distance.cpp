@@ -50,6 +50,9 @@ class Band {
   }
   // |i - j| <= cap + 1 (the band and its edges).
   std::uint32_t at(std::size_t i, std::size_t j) const { return cells_[i * width_ + (j + cap_ + 1 - i)]; }
+  // Row i indexed by j (the same cells as at(i, j)), for the fill's inner loop.
+  std::uint8_t* row(std::size_t i) { return cells_.data() + (i * width_ + cap_ + 1 - i); }
+  std::uint8_t over() const { return over_; }
   void set(std::size_t i, std::size_t j, std::uint32_t v) {
     cells_[i * width_ + (j + cap_ + 1 - i)] = static_cast<std::uint8_t>(std::min<std::uint32_t>(v, over_));
   }
@@ -162,20 +165,28 @@ bool osa_script_bounded(std::u32string_view p, std::u32string_view o, std::uint3
   const std::size_t n = o.size();
   if (cap > kMaxBoundedEdits || m >= kRowCells || n >= kRowCells || (m > n ? m - n : n - m) > cap) return false;
   Band d(cap, m + 1);
-  for (std::size_t i = 0; i <= m; ++i) {
-    const std::size_t lo = i > cap ? i - cap : 0;
+  const std::uint32_t over = d.over();
+  for (std::size_t j = 0; j <= std::min(n, std::size_t{cap}); ++j) d.set(0, j, static_cast<std::uint32_t>(j));
+  for (std::size_t i = 1; i <= m; ++i) {
+    // The recurrence of osa_script(), on row pointers: the same cells read and written as
+    // through at()/set(), without the index arithmetic per cell.
+    std::uint8_t* cur = d.row(i);
+    const std::uint8_t* up = d.row(i - 1);
+    const std::uint8_t* up2 = i > 1 ? d.row(i - 2) : nullptr;
+    const char32_t pc = p[i - 1];
+    const char32_t pc2 = i > 1 ? p[i - 2] : 0;
+    const bool may_swap = i > 1 && pc != pc2;
+    std::size_t j = i > cap ? i - cap : 0;
     const std::size_t hi = std::min(n, i + cap);
-    for (std::size_t j = lo; j <= hi; ++j) {
-      if (i == 0 || j == 0) {
-        d.set(i, j, static_cast<std::uint32_t>(i + j));
-        continue;
-      }
-      const std::uint32_t cost = p[i - 1] == o[j - 1] ? 0 : 1;
-      std::uint32_t best = std::min({d.at(i - 1, j) + 1, d.at(i, j - 1) + 1, d.at(i - 1, j - 1) + cost});
-      if (i > 1 && j > 1 && p[i - 1] == o[j - 2] && p[i - 2] == o[j - 1] && p[i - 1] != p[i - 2]) {
-        best = std::min(best, d.at(i - 2, j - 2) + 1);
-      }
-      d.set(i, j, best);
+    if (j == 0) {
+      cur[0] = static_cast<std::uint8_t>(std::min<std::uint32_t>(static_cast<std::uint32_t>(i), over));
+      j = 1;
+    }
+    for (; j <= hi; ++j) {
+      const char32_t oc = o[j - 1];
+      std::uint32_t best = std::min({up[j] + 1u, cur[j - 1] + 1u, up[j - 1] + (pc == oc ? 0u : 1u)});
+      if (may_swap && j > 1 && pc == o[j - 2] && pc2 == oc) best = std::min(best, up2[j - 2] + 1u);
+      cur[j] = static_cast<std::uint8_t>(std::min(best, over));
     }
   }
   out.distance = d.at(m, n);

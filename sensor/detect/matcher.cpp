@@ -35,6 +35,7 @@
 #include <set>
 #include <stdexcept>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
 #include "detect/domain_name.h"
@@ -108,9 +109,28 @@ class KeyHasher {
       std::memcpy(&w, key.data() + i, 8);
       h = mix64(h ^ w);
     }
-    std::uint64_t tail = 0;
-    for (std::size_t k = 0; i + k < key.size(); ++k) tail |= static_cast<std::uint64_t>(static_cast<unsigned char>(key[i + k])) << (8 * k);
-    return mix64(h ^ tail ^ (static_cast<std::uint64_t>(key.size()) << 56));
+    return mix64(h ^ tail_word(key, i) ^ (static_cast<std::uint64_t>(key.size()) << 56));
+  }
+  // The bytes of key from i on (fewer than eight) as one little-endian word, read with at most
+  // two loads instead of byte by byte (overlapping loads put equal bytes in equal places).
+  static std::uint64_t tail_word(std::string_view key, std::size_t i) {
+    const std::size_t rem = key.size() - i;
+    if (rem == 0) return 0;
+    const char* p = key.data() + i;
+    if (key.size() >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, key.data() + key.size() - 8, 8);
+      return w >> (8 * (8 - rem));
+    }
+    if (rem >= 4) {
+      std::uint32_t lo;
+      std::uint32_t hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + rem - 4, 4);
+      return lo | (static_cast<std::uint64_t>(hi) << (8 * (rem - 4)));
+    }
+    const auto byte = [p](std::size_t k) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[k])); };
+    return byte(0) | (byte(rem / 2) << (8 * (rem / 2))) | (byte(rem - 1) << (8 * (rem - 1)));
   }
   static std::uint64_t seed(KeyKind kind, std::size_t labels) {
     return 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (labels << 48);
@@ -125,6 +145,53 @@ class KeyHasher {
 std::uint64_t key_hash(KeyKind kind, std::string_view key, std::size_t labels) {
   return KeyHasher::hash(KeyHasher::seed(kind, labels), key);
 }
+
+// Where the labels of a domain start, found in one scan per lookup: the matcher asks for the
+// last n labels of the domain, or of its first p labels, dozens of times, and trailing_labels()
+// would rescan for each. A domain has at most 127 labels; a longer text falls back to it.
+class LabelStarts {
+ public:
+  explicit LabelStarts(std::string_view d) : d_(d) {
+    starts_[0] = 0;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      if (d[i] != '.') continue;
+      if (count_ == starts_.size()) {
+        overflow_ = true;
+        count_ = count_labels(d);
+        return;
+      }
+      starts_[count_++] = static_cast<std::uint16_t>(i + 1);
+    }
+  }
+  std::size_t count() const { return count_; }
+  // Where the first p labels end (1 <= p <= count()).
+  std::size_t end_of(std::size_t p) const {
+    if (overflow_) {
+      std::size_t i = 0;
+      for (std::size_t seen = 0; i < d_.size(); ++i) {
+        if (d_[i] == '.' && ++seen == p) break;
+      }
+      return i;
+    }
+    return p == count_ ? d_.size() : starts_[p] - 1;
+  }
+  // trailing_labels(d, n).
+  std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
+  // trailing_labels of the first p labels (1 <= p <= count()).
+  std::string_view tail_of_prefix(std::size_t p, std::size_t n) const {
+    const std::size_t end = end_of(p);
+    if (overflow_) return trailing_labels(d_.substr(0, end), n);
+    if (n == 0) return d_.substr(end, 0);
+    if (n >= p) return d_.substr(0, end);
+    return d_.substr(starts_[p - n], end - starts_[p - n]);
+  }
+
+ private:
+  std::string_view d_;
+  std::array<std::uint16_t, 128> starts_;  // starts_[k]: where label k starts (k < count_)
+  std::size_t count_ = 1;
+  bool overflow_ = false;
+};
 
 // Candidates of one lookup: on the stack unless there are unusually many.
 template <typename T, std::size_t N>
@@ -1163,6 +1230,8 @@ struct Matcher::Impl {
   bool has_tld_targets = false;
   HashBuckets keys;  // KeyKind families
   std::uint32_t key_kinds = 0;  // bit k: some key of KeyKind k exists (skips probes that cannot hit)
+  static constexpr std::size_t kKeyLengths = 512;  // the last one stands for all longer keys
+  std::array<std::bitset<kKeyLengths>, 16> key_lengths{};  // by KeyKind: lengths of its keys
 
   // Appends the fold of one non-ASCII code point: its Latin base letter when its name says it
   // has one, else ICU's UTS #39 prototype (Cyrillic а -> a), marks dropped.
@@ -1242,11 +1311,17 @@ struct Matcher::Impl {
   void add_key(KeyKind kind, std::string_view key, std::size_t labels, std::uint32_t target) {
     keys.add(key_hash(kind, key, labels), target);
     key_kinds |= std::uint32_t{1} << static_cast<unsigned>(kind);
+    key_lengths[static_cast<unsigned>(kind)].set(std::min(key.size(), kKeyLengths - 1));
   }
   bool has_keys(KeyKind kind) const { return (key_kinds >> static_cast<unsigned>(kind)) & 1; }
+  // Whether some key of this family has this length: most keys a lookup could ask for are
+  // ruled out by this alone, before they are gathered and hashed.
+  bool may_have_key(KeyKind kind, std::size_t length) const {
+    return key_lengths[static_cast<unsigned>(kind)].test(std::min(length, kKeyLengths - 1));
+  }
   template <typename F>
   void find_key(KeyKind kind, std::string_view key, std::size_t labels, F&& f) const {
-    if (has_keys(kind)) keys.find(key_hash(kind, key, labels), f);
+    if (may_have_key(kind, key.size())) keys.find(key_hash(kind, key, labels), f);
   }
   template <typename F>
   void find_key(const KeyHasher& key, F&& f) const {
@@ -1342,12 +1417,13 @@ struct Matcher::Impl {
   }
 
   void evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const;
-  void match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels, SuffixInfo& sfx,
-                   std::optional<Candidate>& best) const;
-  void match_edits_at(std::size_t n, std::string_view obs_utf8, std::string_view obs_ascii, std::string_view skel,
+  void match_edits(std::string_view unicode, const LabelStarts& unicode_labels, const LabelStarts& ascii_labels,
+                   SuffixInfo& sfx, std::optional<Candidate>& best) const;
+  void match_edits_at(std::size_t n, std::string_view obs_utf8, bool plain, std::string_view obs_ascii, std::string_view skel,
                       std::optional<Candidate>& best) const;
-  void match_structure(const Evaluation& e, std::size_t labels, SuffixInfo& sfx, std::optional<Candidate>& best) const;
-  void match_tld(std::string_view ascii, std::size_t labels, SuffixInfo& sfx, std::optional<Candidate>& best) const;
+  void match_structure(const Evaluation& e, const LabelStarts& ascii_labels, const LabelStarts& u_labels, SuffixInfo& sfx,
+                       std::optional<Candidate>& best) const;
+  void match_tld(const LabelStarts& ascii_labels, SuffixInfo& sfx, std::optional<Candidate>& best) const;
   bool tld_candidates(std::u32string_view obs, TargetList& out) const;
   void offer_script(const Target& t, std::u32string_view observed, std::uint32_t distance, bool all_in_suffix,
                     bool same_skeleton, std::optional<Candidate>& best) const;
@@ -1402,16 +1478,34 @@ void Matcher::Impl::offer_script(const Target& t, std::u32string_view observed, 
 
 // Edit-distance typos and homoglyphs of the protected domains with n labels, against the
 // observed domain's last n labels.
-void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, std::string_view obs_ascii,
+// `plain`: obs_utf8 is all ASCII, so its code points are its bytes.
+void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, bool plain, std::string_view obs_ascii,
                                    std::string_view skel, std::optional<Candidate>& best) const {
   std::array<char32_t, kMaxText> obs_buf;
-  const std::u32string_view obs(obs_buf.data(), utf8_to_utf32(obs_utf8, obs_buf));
+  std::size_t obs_size = 0;
+  if (plain) {
+    obs_size = std::min(obs_utf8.size(), obs_buf.size());
+    for (std::size_t i = 0; i < obs_size; ++i) obs_buf[i] = static_cast<unsigned char>(obs_utf8[i]);
+  } else {
+    obs_size = utf8_to_utf32(obs_utf8, obs_buf);
+  }
+  const std::u32string_view obs(obs_buf.data(), obs_size);
   // The observed text is compared with every candidate: bit-parallel when it fits a word.
-  std::optional<OsaPattern> pattern;
+  // Built on first use, in place: std::optional would zero its 1.4 KiB on every call.
+  union LazyPattern {
+    LazyPattern() {}
+    char none;
+    OsaPattern pattern;
+  } lazy;
+  static_assert(std::is_trivially_destructible_v<OsaPattern>);
+  bool built = false;
   auto distance_to = [&](const Target& t, std::uint32_t cap) {
     if (obs.size() > OsaPattern::kMaxLength) return osa_distance(t.text, obs, cap);
-    if (!pattern) pattern.emplace(obs);
-    return pattern->distance(t.text);
+    if (!built) {
+      new (&lazy.pattern) OsaPattern(obs);
+      built = true;
+    }
+    return lazy.pattern.distance(t.text);
   };
   TargetList candidates;
   domain_index[n].query(obs, candidates);
@@ -1438,8 +1532,9 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, std
   });
 }
 
-void Matcher::Impl::match_edits(std::string_view unicode, std::string_view ascii, std::size_t labels,
+void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& unicode_labels, const LabelStarts& ascii_labels,
                                 SuffixInfo& sfx, std::optional<Candidate>& best) const {
+  const std::size_t labels = ascii_labels.count();
   // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
   // last n labels (dots are kept, and no fold reaches across one).
   const bool plain = !has_non_ascii(unicode);
@@ -1453,50 +1548,57 @@ void Matcher::Impl::match_edits(std::string_view unicode, std::string_view ascii
       }
     }
   }
+  const std::optional<LabelStarts> skel_labels =
+      plain ? std::optional<LabelStarts>(std::in_place, whole.view()) : std::nullopt;
   for (const std::size_t n : domain_label_counts) {
     if (n > labels) break;
-    const std::string_view obs_utf8 = trailing_labels(unicode, n);
-    const std::string_view obs_ascii = trailing_labels(ascii, n);
+    const std::string_view obs_utf8 = unicode_labels.tail(n);
+    const std::string_view obs_ascii = ascii_labels.tail(n);
     std::string skel_owned;
     if (!plain) skel_owned = skeleton(obs_utf8);
-    const std::string_view skel = plain ? trailing_labels(whole.view(), n) : std::string_view(skel_owned);
+    const std::string_view skel = plain ? skel_labels->tail(n) : std::string_view(skel_owned);
     if (labels == n) {
-      match_edits_at(n, obs_utf8, obs_ascii, skel, best);
+      match_edits_at(n, obs_utf8, plain, obs_ascii, skel, best);
       continue;
     }
     // x.qc.ca is somebody's domain under the real suffix qc.ca, not a typo of gc.ca: whether
     // the last n labels are all suffix is asked only when they would match something.
     std::optional<Candidate> local;
-    match_edits_at(n, obs_utf8, obs_ascii, skel, local);
+    match_edits_at(n, obs_utf8, plain, obs_ascii, skel, local);
     if (local && !(n <= sfx.suffix_labels())) merge(best, local);
   }
 }
 
-void Matcher::Impl::match_structure(const Evaluation& e, std::size_t labels, SuffixInfo& sfx,
-                                    std::optional<Candidate>& best) const {
+void Matcher::Impl::match_structure(const Evaluation& e, const LabelStarts& ascii_labels, const LabelStarts& u_labels,
+                                    SuffixInfo& sfx, std::optional<Candidate>& best) const {
   const std::string_view ascii = e.ascii;
+  const std::string_view u = e.unicode;
+  const std::size_t labels = ascii_labels.count();
   const bool has_hyphen = ascii.find('-') != std::string_view::npos;
   for (const std::size_t n : domain_label_counts) {
     // hyphenation: boe-ing.com for boeing.com, any number of added hyphens.
     if (has_hyphen && n <= labels && has_keys(KeyKind::Dehyphenated)) {
-      const std::string_view obs = trailing_labels(ascii, n);
-      find_key(KeyHasher(KeyKind::Dehyphenated, n).add_without(obs, '-'), [&](std::uint32_t idx) {
-        const Target& t = targets[idx];
-        const auto added = std::count(obs.begin(), obs.end(), '-') - std::count(t.ascii.begin(), t.ascii.end(), '-');
-        if (t.labels == n && added > 0) offer(best, t, techs().hyphenation, static_cast<std::uint32_t>(added));
-      });
+      const std::string_view obs = ascii_labels.tail(n);
+      const auto hyphens = static_cast<std::size_t>(std::count(obs.begin(), obs.end(), '-'));
+      if (may_have_key(KeyKind::Dehyphenated, obs.size() - hyphens)) {
+        find_key(KeyHasher(KeyKind::Dehyphenated, n).add_without(obs, '-'), [&](std::uint32_t idx) {
+          const Target& t = targets[idx];
+          const auto added = std::count(obs.begin(), obs.end(), '-') - std::count(t.ascii.begin(), t.ascii.end(), '-');
+          if (t.labels == n && added > 0) offer(best, t, techs().hyphenation, static_cast<std::uint32_t>(added));
+        });
+      }
     }
     // tld-label-omission: mod.uk for mod.gov.uk.
     if (n >= 2 && n - 1 <= labels) {
-      find_key(KeyKind::LabelOmitted, trailing_labels(ascii, n - 1), n - 1, [&](std::uint32_t idx) {
+      find_key(KeyKind::LabelOmitted, ascii_labels.tail(n - 1), n - 1, [&](std::uint32_t idx) {
         if (targets[idx].labels == n) offer(best, targets[idx], techs().tld_label_omission, 1);
       });
     }
     // subdomain: na.to.int for nato.int (a dot inserted), compared in U-labels since a dot
     // inside an IDN label splits its punycode too (bü.cher.de for bücher.de).
     if (n + 1 <= labels) {
-      const std::string_view obs = trailing_labels(e.unicode, n + 1);
-      for (std::size_t i = 0; i < obs.size(); ++i) {
+      const std::string_view obs = u_labels.tail(n + 1);
+      for (std::size_t i = 0; i < obs.size() && may_have_key(KeyKind::Unicode, obs.size() - 1); ++i) {
         if (obs[i] != '.') continue;
         find_key(KeyHasher(KeyKind::Unicode, n).add(obs.substr(0, i)).add(obs.substr(i + 1)), [&](std::uint32_t idx) {
           offer(best, targets[idx], techs().subdomain, 1);
@@ -1509,16 +1611,13 @@ void Matcher::Impl::match_structure(const Evaluation& e, std::size_t labels, Suf
   // itself a public suffix, so not just the public suffix counts); with a dot removed or
   // turned into a hyphen it is missing-dot (seibm.com, canada.gcca.ca, se.ibmcom.com) or
   // dot-to-hyphen (se-ibm.com, interieur.gouv-fr.com), whatever follows.
-  const std::string_view u = e.unicode;
   const bool u_hyphen = u.find('-') != std::string_view::npos;
-  std::size_t prefix_labels = 0;
-  for (std::size_t i = 0; i <= u.size(); ++i) {
-    if (i < u.size() && u[i] != '.') continue;
-    const std::string_view prefix = u.substr(0, i);
-    ++prefix_labels;
+  const std::size_t u_count = u_labels.count();
+  for (std::size_t prefix_labels = 1; prefix_labels <= u_count; ++prefix_labels) {
+    const bool before_end = prefix_labels < u_count;
     for (const std::size_t n : domain_label_counts) {
       if (n - 1 > prefix_labels) break;
-      const std::string_view shorter = trailing_labels(prefix, n - 1);
+      const std::string_view shorter = u_labels.tail_of_prefix(prefix_labels, n - 1);
       find_key(KeyKind::OneDotRemoved, shorter, n, [&](std::uint32_t idx) {
         offer(best, targets[idx], techs().missing_dot, 1);
       });
@@ -1527,8 +1626,8 @@ void Matcher::Impl::match_structure(const Evaluation& e, std::size_t labels, Suf
           offer(best, targets[idx], techs().dot_to_hyphen, 1);
         });
       }
-      if (i < u.size() && n <= prefix_labels) {
-        find_key(KeyKind::Unicode, trailing_labels(prefix, n), n, [&](std::uint32_t idx) {
+      if (before_end && n <= prefix_labels) {
+        find_key(KeyKind::Unicode, u_labels.tail_of_prefix(prefix_labels, n), n, [&](std::uint32_t idx) {
           offer(best, targets[idx], techs().appended_tld, 1);
         });
       }
@@ -1596,8 +1695,8 @@ bool Matcher::Impl::tld_candidates(std::u32string_view obs, TargetList& out) con
   return kept != 0;
 }
 
-void Matcher::Impl::match_tld(std::string_view ascii, std::size_t labels, SuffixInfo& sfx,
-                              std::optional<Candidate>& best) const {
+void Matcher::Impl::match_tld(const LabelStarts& ascii_labels, SuffixInfo& sfx, std::optional<Candidate>& best) const {
+  const std::size_t labels = ascii_labels.count();
   if (!has_tld_targets) return;
   // Every name under the observed suffix would match, so only suffixes that really exist, and
   // only with a name before them. Which labels are the suffix is asked of libpsl only when
@@ -1606,7 +1705,7 @@ void Matcher::Impl::match_tld(std::string_view ascii, std::size_t labels, Suffix
   TargetList candidates;
   bool close = false;
   for (std::size_t k = 1; k < labels && !close; ++k) {
-    const std::string_view tail = trailing_labels(ascii, k);
+    const std::string_view tail = ascii_labels.tail(k);
     close = tld_candidates(std::u32string_view(buf.data(), utf8_to_utf32(tail, buf)), candidates);
   }
   if (!close || sfx.left().empty()) return;
@@ -1670,19 +1769,23 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
   if (!e.owner.empty()) return;
   if (e.allow != nullptr && !look_behind_allow) return;
 
-  const std::size_t labels = count_labels(ascii);
-  SuffixInfo sfx(psl, ascii, labels);
+  const LabelStarts ascii_labels(ascii);
+  const std::optional<LabelStarts> unicode_owned =
+      e.unicode.data() == ascii.data() ? std::nullopt : std::optional<LabelStarts>(std::in_place, e.unicode);
+  const LabelStarts& unicode_labels = unicode_owned ? *unicode_owned : ascii_labels;
+  SuffixInfo sfx(psl, ascii, ascii_labels.count());
   if (look_behind_allow) {
     if (const char* reg = sfx.registrable(); reg != nullptr) e.registrable = reg;
     e.suffix = sfx.suffix();
   }
   if (e.malformed_idn) {
-    match_edits(lenient_unicode(e.unicode), ascii, labels, sfx, e.best);
+    const std::string lenient = lenient_unicode(e.unicode);
+    match_edits(lenient, LabelStarts(lenient), ascii_labels, sfx, e.best);
   } else {
-    match_edits(e.unicode, ascii, labels, sfx, e.best);
+    match_edits(e.unicode, unicode_labels, ascii_labels, sfx, e.best);
   }
-  match_structure(e, labels, sfx, e.best);
-  match_tld(ascii, labels, sfx, e.best);
+  match_structure(e, ascii_labels, unicode_labels, sfx, e.best);
+  match_tld(ascii_labels, sfx, e.best);
 }
 
 Match Matcher::Impl::to_match(const Evaluation& e, const Candidate& c) const {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 #include <sstream>
+#include <string>
 
 namespace rcptwatch::detect {
 namespace {
@@ -154,6 +155,22 @@ TEST(Matcher, ProtectedTldOnlyMatchesRealSuffixes) {
     EXPECT_FALSE(m.match(d)) << d;
   }
   for (const char* d : {"army.ml", "army.il", "x.y.ml", "army.mil.mail.ml"}) EXPECT_TRUE(m.match(d)) << d;
+}
+
+TEST(Matcher, DeepDomainsMatchLikeShallowOnes) {
+  // Label positions are found once per lookup (a domain has up to 127 labels): a trick
+  // behind 117 more labels (up to 252 characters in all) is judged as it is behind one.
+  const Matcher m = make_matcher();
+  std::string deep;
+  for (int i = 0; i < 117; ++i) deep += "a.";
+  for (const char* d : {"boeinh.com", "boe-ing.com", "boeing.com.ru", "boeingcom.com", "boeing-com.net", "lockheedmartln.com"}) {
+    const auto shallow = m.match_uncached(std::string("x.") + d);
+    const auto far = m.match_uncached(deep + d);
+    ASSERT_TRUE(shallow) << d;
+    ASSERT_TRUE(far) << d;
+    EXPECT_EQ(far->technique, shallow->technique) << d;
+    EXPECT_EQ(far->protected_domain, shallow->protected_domain) << d;
+  }
 }
 
 TEST(Matcher, DomainRuleTldTyposNeedNotExist) {
