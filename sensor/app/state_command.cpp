@@ -5,7 +5,10 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -20,9 +23,12 @@ namespace rcptwatch::app {
 namespace {
 
 constexpr const char* kStateUsage =
-    "Usage: rcptwatch state show [--state-dir DIR]          table of the learned domains\n"
-    "       rcptwatch state export [--state-dir DIR]        the same as JSON lines\n"
-    "       rcptwatch state forget DOMAIN... [--state-dir DIR]\n"
+    "Usage: rcptwatch state show [--state-dir DIR | -c FILE]    table of the learned domains\n"
+    "       rcptwatch state export [--state-dir DIR | -c FILE]  the same as JSON lines\n"
+    "       rcptwatch state forget DOMAIN... [--state-dir DIR | -c FILE]\n"
+    "\n"
+    "-c FILE reads state-dir from the sensor's INI config file (the same file as\n"
+    "'rcptwatch -c FILE'; its other options are ignored here); --state-dir wins over it.\n"
     "\n"
     "What 'rcptwatch --learn' learned: every recipient domain with its message count, distinct\n"
     "senders, first and last seen (packet time), and whether it is an established\n"
@@ -39,19 +45,40 @@ struct Parsed {
 
 Parsed parse(int argc, const char* const* argv, bool with_domains, std::ostream& err) {
   po::options_description opts;
-  opts.add_options()("help,h", "")("state-dir", po::value<std::string>(), "");
+  opts.add_options()("help,h", "")("state-dir", po::value<std::string>(), "")(
+      "config,c", po::value<std::string>(), "");
   if (with_domains) opts.add_options()("domain", po::value<std::vector<std::string>>(), "");
   po::positional_options_description pos;
   if (with_domains) pos.add("domain", -1);
   Parsed p;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), p.vm);
-    po::notify(p.vm);
-    p.ok = true;
-    p.help = p.vm.count("help") > 0;
   } catch (const po::error& e) {
     err << "rcptwatch state: " << e.what() << "\n";
+    return p;
   }
+  if (p.vm.count("config")) {
+    // Only state-dir matters here; the sensor's other options are not this command's to check.
+    // Stored after the command line, so --state-dir wins.
+    const std::string path = p.vm["config"].as<std::string>();
+    std::ifstream file(path);
+    if (!file) {
+      err << "rcptwatch state: " << path << ": cannot read the config file: " << std::strerror(errno)
+          << "\n";
+      return p;
+    }
+    po::options_description from_file;
+    from_file.add_options()("state-dir", po::value<std::string>(), "");
+    try {
+      po::store(po::parse_config_file(file, from_file, /*allow_unregistered=*/true), p.vm);
+    } catch (const po::error& e) {
+      err << "rcptwatch state: " << path << ": " << e.what() << "\n";
+      return p;
+    }
+  }
+  po::notify(p.vm);
+  p.ok = true;
+  p.help = p.vm.count("help") > 0;
   return p;
 }
 

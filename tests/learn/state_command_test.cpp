@@ -68,6 +68,28 @@ TEST_F(StateCommandTest, ShowPrintsATable) {
   EXPECT_EQ(footer, "2 domains, 1 established");
 }
 
+TEST_F(StateCommandTest, ConfigFileGivesTheStateDir) {
+  // The sensor's own config: state-dir among options the state command does not know.
+  const std::string conf = (dir_.path() / "rcptwatch.conf").string();
+  std::ofstream(conf) << "# sensor config\ninterface = eth1\nlearn = true\nstate-dir = " << dir()
+                      << "\nports = 25,587\n";
+  const CommandRun r = state({"show", "-c", conf});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("2 domains, 1 established"), std::string::npos) << r.out;
+  // --state-dir on the command line wins over the file.
+  const testing::ScratchDir empty;
+  const CommandRun other = state({"show", "-c", conf, "--state-dir", empty.path().string()});
+  EXPECT_EQ(other.status, 2) << other.out;  // no store there
+  EXPECT_NE(other.err.find(empty.path().string()), std::string::npos) << other.err;
+}
+
+TEST_F(StateCommandTest, UnreadableConfigFileIsNamed) {
+  const std::string missing = (dir_.path() / "nope.conf").string();
+  const CommandRun r = state({"show", "-c", missing});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(missing + ": cannot read the config file"), std::string::npos) << r.err;
+}
+
 TEST_F(StateCommandTest, ExportWritesJsonLines) {
   const CommandRun r = state({"export", "--state-dir", dir()});
   ASSERT_EQ(r.status, 0) << r.err;
