@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The Debian package: `cpack -G DEB` builds it; its control data (Depends, postinst,
-# conffiles) and file list are what an install needs; unpacked into a temporary root (never
-# installed on this machine) the binary runs, the shipped configuration parses, the man page
-# formats, and the systemd unit passes `systemd-analyze verify` (skipped when missing).
+# conffiles) and file list are what an install needs; dpkg installs it (--unpack) into a
+# temporary instdir with its own admin dir, never onto this machine; its postinst, run with
+# stub commands, creates the user and directories once; unpacked, the binary runs, the shipped
+# configuration parses, the man page formats, and the systemd unit passes
+# `systemd-analyze verify` (skipped when missing).
 # Usage: deb_check.sh BUILD_DIR
 set -u
 build=$1
-for tool in cpack dpkg-deb; do
+for tool in cpack dpkg-deb dpkg; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
 done
 work=$(mktemp -d /tmp/rw-deb.XXXXXX); trap 'rm -rf "$work"' EXIT
@@ -32,6 +34,36 @@ for f in ./usr/sbin/rcptwatch ./etc/rcptwatch/rcptwatch.conf ./etc/rcptwatch/rul
          ./lib/systemd/system/rcptwatch.service ./usr/share/man/man8/rcptwatch.8; do
   grep -qx "$f" <<<"$files" || failed "package lacks $f"
 done
+
+# dpkg itself installs it (unpack: files, conffiles and status recorded) into a throwaway
+# instdir with an empty admin dir of our own; no Depends are in that database, hence
+# --force-depends. The postinst (configure) would run on the real system, so it is run below
+# with stub commands instead.
+inst="$work/inst"; admin="$work/admin"
+mkdir -p "$inst" "$admin/info" "$admin/updates" "$admin/triggers"
+touch "$admin/status" "$admin/available"
+if dpkg --instdir="$inst" --admindir="$admin" --force-depends --unpack "$deb" >"$work/dpkg.log" 2>&1; then
+  dpkg --admindir="$admin" -s rcptwatch | grep -q '^Status: install ok unpacked$' || failed "dpkg: status after unpack"
+  dpkg --admindir="$admin" -L rcptwatch | grep -qx '/usr/sbin/rcptwatch' || failed "dpkg: file list lacks the binary"
+  grep -qx '/etc/rcptwatch/rcptwatch.conf' "$admin/info/rcptwatch.conffiles" || failed "dpkg: conffile not registered"
+  [ -x "$inst/usr/sbin/rcptwatch" ] || failed "dpkg: binary not installed"
+else
+  failed "dpkg --unpack"; cat "$work/dpkg.log"
+fi
+# postinst configure with stubs that log their arguments: a fresh install creates the system
+# user and its directories; a re-configure with the user present does not add it again.
+stubs="$work/stubs"; mkdir -p "$stubs"
+for cmd in adduser mkdir chown chmod systemctl; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$cmd" "$work/calls" >"$stubs/$cmd"; chmod +x "$stubs/$cmd"
+done
+printf '#!/bin/sh\n[ -e "%s" ]\n' "$work/user-exists" >"$stubs/getent"; chmod +x "$stubs/getent"
+PATH="$stubs:$PATH" sh "$work/control/postinst" configure || failed "postinst configure exited $?"
+grep -q '^adduser --system --group .* rcptwatch$' "$work/calls" 2>/dev/null || failed "postinst: no system user added"
+grep -qx 'chown rcptwatch:rcptwatch /var/lib/rcptwatch' "$work/calls" || failed "postinst: state dir not given to the user"
+grep -qx 'mkdir -p /var/log/rcptwatch' "$work/calls" || failed "postinst: no log dir"
+: >"$work/calls"; touch "$work/user-exists"
+PATH="$stubs:$PATH" sh "$work/control/postinst" configure || failed "postinst re-configure exited $?"
+grep -q '^adduser' "$work/calls" && failed "postinst: adds the user again on re-configure"
 
 root="$work/root"; mkdir -p "$root"
 dpkg-deb -x "$deb" "$root"
