@@ -203,15 +203,12 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
   }
   ++counters_.recipients_checked;
   if (event.domain.empty()) return;
-  std::optional<detect::Match> match = matcher_->match(event.domain);
-  bool learned = false;  // the learned rules (--learn) only where the configured ones see nothing
-  if (!match && learned_matcher_) {
-    match = learned_matcher_->match(event.domain);
-    learned = match.has_value();
-  }
-  if (!match) return;
+  // The configured rules, then (--learn) the learned ones: the same order as for server names.
+  const std::optional<NameVerdict> verdict = watch_->judge_name(event.domain);
+  if (!verdict) return;
+  const detect::Match& match = verdict->match;
   ++counters_.alerts;
-  ++counters_.alerts_by_rule[match->rule->id];
+  ++counters_.alerts_by_rule[match.rule->id];
 
   alert::Alert a;
   a.ts = event.ts;
@@ -221,20 +218,20 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
   a.dest_ip = info.server_ip;
   a.dest_port = info.server_port;
   a.capture = std::string(flow::to_string(info.quality()));
-  a.signature_id = match->rule->id;
-  a.signature = match->rule->msg;
-  a.severity = match->rule->severity;
+  a.signature_id = match.rule->id;
+  a.signature = match.rule->msg;
+  a.severity = match.rule->severity;
   a.helo = std::string(event.helo);
   a.mail_from = std::string(event.mail_from);
   a.rcpt_to = std::string(event.rcpt_to);
   a.rcpt_reply = event.reply;
   a.transaction = event.transaction;
-  a.domain = match->domain;
-  a.domain_unicode = match->domain_unicode;
-  a.protected_domain = match->protected_domain;
-  a.technique = match->technique;
-  a.distance = match->distance;
-  a.learned = learned;
+  a.domain = match.domain;
+  a.domain_unicode = match.domain_unicode;
+  a.protected_domain = match.protected_domain;
+  a.technique = match.technique;
+  a.distance = match.distance;
+  a.learned = verdict->learned;
   a.sensor_name = config_.sensor_name;
   a.in_iface = config_.in_iface;
   a.community_id = ctx.community_id(info);

@@ -6,19 +6,12 @@
 #include <cstring>
 #include <thread>
 
+#include "common/hash.h"
+
 namespace rcptwatch::app {
 namespace {
 
 std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-
-std::uint64_t fmix64(std::uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
 
 // FNV-1a over both addresses, the smaller first: symmetric by construction.
 std::uint64_t pair_hash(const std::uint8_t* a, const std::uint8_t* b, std::size_t len) {

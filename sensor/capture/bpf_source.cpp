@@ -274,7 +274,21 @@ struct BpfSource::Impl {
   std::atomic<bool> stop_requested{false};
   std::vector<std::uint8_t> vlan_scratch;  // frame with an offloaded VLAN tag put back
   int possible_cpus = 1;
+
+  // Once the skeleton is loaded (and attached, or not): the ring reader and the clocks.
+  tl::expected<void, std::string> start_reading(const BpfOptions& options);
 };
+
+tl::expected<void, std::string> BpfSource::Impl::start_reading(const BpfOptions& options) {
+  auto opened = RingReader::open(bpf_map__fd(skeleton->maps.rw_events), options.ring_bytes);
+  if (!opened) return tl::unexpected(opened.error());
+  ring = std::move(*opened);
+  clock_offset_ns = realtime_minus_monotonic_ns();
+  poll_timeout_ms = options.poll_timeout_ms;
+  vlan_scratch.resize(RW_CLASS_7 + 4);
+  possible_cpus = std::max(1, libbpf_num_possible_cpus());
+  return {};
+}
 
 namespace {
 
@@ -426,13 +440,9 @@ tl::expected<std::unique_ptr<BpfSource>, std::string> BpfSource::load_only(
   if (!skel) return tl::unexpected(skel.error());
   auto impl = std::make_unique<Impl>();
   impl->skeleton = std::move(*skel);
-  auto ring = RingReader::open(bpf_map__fd(impl->skeleton->maps.rw_events), options.ring_bytes);
-  if (!ring) return tl::unexpected(ring.error());
-  impl->ring = std::move(*ring);
-  impl->clock_offset_ns = realtime_minus_monotonic_ns();
-  impl->poll_timeout_ms = options.poll_timeout_ms;
-  impl->vlan_scratch.resize(RW_CLASS_7 + 4);
-  impl->possible_cpus = std::max(1, libbpf_num_possible_cpus());
+  if (auto started = impl->start_reading(options); !started) {
+    return tl::unexpected(started.error());
+  }
   auto source = std::unique_ptr<BpfSource>(new BpfSource(std::move(impl)));
   source->name_ = "bpf (not attached)";
   return source;
@@ -471,13 +481,9 @@ tl::expected<std::unique_ptr<BpfSource>, std::string> BpfSource::open(
     if (!attached) return tl::unexpected(attached.error());
     info.push_back(BpfAttachment{impl->interfaces.back()->name, how});
   }
-  auto ring = RingReader::open(bpf_map__fd(impl->skeleton->maps.rw_events), options.ring_bytes);
-  if (!ring) return tl::unexpected(ring.error());
-  impl->ring = std::move(*ring);
-  impl->clock_offset_ns = realtime_minus_monotonic_ns();
-  impl->poll_timeout_ms = options.poll_timeout_ms;
-  impl->vlan_scratch.resize(RW_CLASS_7 + 4);
-  impl->possible_cpus = std::max(1, libbpf_num_possible_cpus());
+  if (auto started = impl->start_reading(options); !started) {
+    return tl::unexpected(started.error());
+  }
 
   auto source = std::unique_ptr<BpfSource>(new BpfSource(std::move(impl)));
   source->name_ = options.hook == BpfHook::Xdp ? "xdp:" : "tc:";

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/hash.h"
 #include "reassembly/stream_reassembler.h"
 
 namespace rcptwatch::flow {
@@ -82,18 +83,10 @@ class FlowKeyHash {
       h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
       h ^= h >> 32;
     }
-    return static_cast<std::size_t>(mix(h));
+    return static_cast<std::size_t>(fmix64(h));
   }
 
  private:
-  static std::uint64_t mix(std::uint64_t x) {  // MurmurHash3 fmix64
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-  }
   std::uint64_t seed_;
 };
 
