@@ -14,35 +14,7 @@ constexpr std::size_t kRecordHeader = 16;
 
 void put32(std::uint8_t* p, std::uint32_t v) { std::memcpy(p, &v, 4); }  // host order, as the magic
 
-bool key_less(const IpAddress& x, std::uint16_t px, const IpAddress& y, std::uint16_t py) {
-  if (x.family != y.family) return x.family < y.family;
-  const int c = std::memcmp(x.bytes.data(), y.bytes.data(), x.bytes.size());
-  return c < 0 || (c == 0 && px < py);
-}
-
 }  // namespace
-
-FlowKey FlowKey::of(const IpAddress& x, std::uint16_t px, const IpAddress& y, std::uint16_t py) {
-  if (key_less(x, px, y, py)) return FlowKey{x, y, px, py};
-  return FlowKey{y, x, py, px};
-}
-
-std::size_t FlowKeyHash::operator()(const FlowKey& k) const {
-  // FNV-1a over the key bytes: cheap, and the table is bounded by max_bytes_held anyway.
-  std::uint64_t h = 14695981039346656037ull;
-  const auto mix = [&h](const std::uint8_t* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  };
-  mix(k.a.bytes.data(), k.a.bytes.size());
-  mix(k.b.bytes.data(), k.b.bytes.size());
-  const std::uint8_t ports[4] = {static_cast<std::uint8_t>(k.port_a >> 8), static_cast<std::uint8_t>(k.port_a),
-                                 static_cast<std::uint8_t>(k.port_b >> 8), static_cast<std::uint8_t>(k.port_b)};
-  mix(ports, sizeof ports);
-  return static_cast<std::size_t>(h);
-}
 
 tl::expected<std::unique_ptr<EvidenceStore>, std::string> EvidenceStore::open(
     const EvidenceConfig& config) {

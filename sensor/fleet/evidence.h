@@ -16,6 +16,7 @@
 
 #include <tl/expected.hpp>
 
+#include "common/flow_key.h"
 #include "common/types.h"
 
 namespace rcptwatch::fleet {
@@ -41,19 +42,9 @@ struct EvidenceCounters {
 };
 
 // Both endpoints of a TCP connection, in a canonical order so both directions map to one key.
-struct FlowKey {
-  IpAddress a;
-  IpAddress b;
-  std::uint16_t port_a = 0;
-  std::uint16_t port_b = 0;
-
-  static FlowKey of(const IpAddress& x, std::uint16_t px, const IpAddress& y, std::uint16_t py);
-  bool operator==(const FlowKey&) const = default;
-};
-
-struct FlowKeyHash {
-  std::size_t operator()(const FlowKey& k) const;
-};
+// Connections are keyed as the flow tracker keys them (common/flow_key.h).
+using FlowKey = rcptwatch::FlowKey;
+using FlowKeyHash = rcptwatch::FlowKeyHash;
 
 class EvidenceStore {
  public:

@@ -8,13 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
-#include <cstring>
-#include <random>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
 
-#include "common/hash.h"
+#include "common/flow_key.h"
 #include "reassembly/stream_reassembler.h"
 
 namespace rcptwatch::flow {
@@ -24,71 +22,6 @@ namespace {
 using reassembly::ReassemblyCounters;
 using reassembly::ReassemblyLimits;
 using reassembly::StreamReassembler;
-
-// Both directions of a connection map to the same key: the lower (address, port) comes first.
-struct FlowKey {
-  std::array<std::uint8_t, 16> addr_lo{};
-  std::array<std::uint8_t, 16> addr_hi{};
-  std::uint16_t port_lo = 0;
-  std::uint16_t port_hi = 0;
-  IpAddress::Family family = IpAddress::Family::V4;
-
-  bool operator==(const FlowKey&) const = default;
-};
-
-// Any total order over endpoints makes the key canonical: two word comparisons, not a
-// byte-wise lexicographic one.
-bool endpoint_first(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
-                    std::uint16_t port_b) {
-  std::uint64_t wa[2];
-  std::uint64_t wb[2];
-  std::memcpy(wa, a.bytes.data(), sizeof wa);
-  std::memcpy(wb, b.bytes.data(), sizeof wb);
-  if (wa[0] != wb[0]) return wa[0] < wb[0];
-  if (wa[1] != wb[1]) return wa[1] < wb[1];
-  return port_a <= port_b;
-}
-
-FlowKey make_key(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
-                 std::uint16_t port_b) {
-  FlowKey k;
-  k.family = a.family;
-  if (endpoint_first(a, port_a, b, port_b)) {
-    k.addr_lo = a.bytes;
-    k.port_lo = port_a;
-    k.addr_hi = b.bytes;
-    k.port_hi = port_b;
-  } else {
-    k.addr_lo = b.bytes;
-    k.port_lo = port_b;
-    k.addr_hi = a.bytes;
-    k.port_hi = port_a;
-  }
-  return k;
-}
-
-// Keys come from the network, so the hash is seeded per tracker against collision flooding.
-class FlowKeyHash {
- public:
-  explicit FlowKeyHash(std::uint64_t seed) : seed_(seed) {}
-
-  std::size_t operator()(const FlowKey& k) const {
-    std::uint64_t words[4];
-    std::memcpy(&words[0], k.addr_lo.data(), 16);
-    std::memcpy(&words[2], k.addr_hi.data(), 16);
-    std::uint64_t h = seed_ ^ (std::uint64_t{k.port_lo} | std::uint64_t{k.port_hi} << 16 |
-                               std::uint64_t{static_cast<std::uint8_t>(k.family)} << 32);
-    // One multiply per word, a full finaliser at the end: the seed still reaches every bit.
-    for (std::uint64_t w : words) {
-      h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-      h ^= h >> 32;
-    }
-    return static_cast<std::size_t>(fmix64(h));
-  }
-
- private:
-  std::uint64_t seed_;
-};
 
 // Each state has its own idle timeout, hence its own LRU list (closed connections are
 // tombstones, outside the flow table).
@@ -181,8 +114,8 @@ struct TcpTracker::Impl {
   Impl(TrackerConfig cfg, StreamConsumerFactory& f)
       : config(std::move(cfg)),
         factory(f),
-        table(64, FlowKeyHash(std::random_device{}())),
-        tombstones(64, FlowKeyHash(std::random_device{}())) {
+        table(64, FlowKeyHash()),
+        tombstones(64, FlowKeyHash()) {
     for (std::uint16_t p : config.server_ports) server_ports.set(p);
     limits.max_buffered_bytes = config.max_buffered_bytes_per_direction;
     limits.delivered_tail_bytes = config.conflict_tail_bytes;
@@ -215,7 +148,7 @@ struct TcpTracker::Impl {
   // Drops the table entry, and with it the flow.
   void remove(Flow& f) {
     unlink(f);
-    table.erase(make_key(f.info.client_ip, f.info.client_port, f.info.server_ip,
+    table.erase(FlowKey::of(f.info.client_ip, f.info.client_port, f.info.server_ip,
                          f.info.server_port));
   }
 
@@ -238,7 +171,7 @@ struct TcpTracker::Impl {
     close_connection(f, ts);
     ++counters.flows_closed;
     const FlowKey key =
-        make_key(f.info.client_ip, f.info.client_port, f.info.server_ip, f.info.server_port);
+        FlowKey::of(f.info.client_ip, f.info.client_port, f.info.server_ip, f.info.server_port);
     auto [it, inserted] = tombstones.try_emplace(key);
     Tombstone& t = it->second;
     if (!inserted) tombstone_list.unlink(&t);
@@ -380,7 +313,7 @@ struct TcpTracker::Impl {
     }
     const bool opening_syn =
         seg.has(decode::tcp_flag::kSyn) && !seg.has(decode::tcp_flag::kAck);
-    const FlowKey key = make_key(seg.src, seg.src_port, seg.dst, seg.dst_port);
+    const FlowKey key = FlowKey::of(seg.src, seg.src_port, seg.dst, seg.dst_port);
     // One hash probe for a segment of a live flow; the tombstones only for the others.
     const auto live = table.find(key);
     if (live == table.end()) {
