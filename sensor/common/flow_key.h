@@ -5,7 +5,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
+#include "common/hash.h"
 #include "common/types.h"
 
 namespace rcptwatch {
@@ -33,5 +35,38 @@ class FlowKeyHash {
  private:
   std::uint64_t seed_;
 };
+
+// Inline: both run once per packet, inside the tables' lookups.
+inline FlowKey FlowKey::of(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
+                           std::uint16_t port_b) {
+  // Any total order over endpoints makes the key canonical: two word comparisons, not a
+  // byte-wise lexicographic one.
+  std::uint64_t wa[2];
+  std::uint64_t wb[2];
+  std::memcpy(wa, a.bytes.data(), sizeof wa);
+  std::memcpy(wb, b.bytes.data(), sizeof wb);
+  const bool a_first = wa[0] != wb[0] ? wa[0] < wb[0] : wa[1] != wb[1] ? wa[1] < wb[1] : port_a <= port_b;
+  FlowKey k;
+  k.family = a.family;
+  k.addr_lo = a_first ? a.bytes : b.bytes;
+  k.addr_hi = a_first ? b.bytes : a.bytes;
+  k.port_lo = a_first ? port_a : port_b;
+  k.port_hi = a_first ? port_b : port_a;
+  return k;
+}
+
+inline std::size_t FlowKeyHash::operator()(const FlowKey& k) const {
+  std::uint64_t words[4];
+  std::memcpy(&words[0], k.addr_lo.data(), 16);
+  std::memcpy(&words[2], k.addr_hi.data(), 16);
+  std::uint64_t h = seed_ ^ (std::uint64_t{k.port_lo} | std::uint64_t{k.port_hi} << 16 |
+                             std::uint64_t{static_cast<std::uint8_t>(k.family)} << 32);
+  // One multiply per word, a full finaliser at the end: the seed still reaches every bit.
+  for (std::uint64_t w : words) {
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 32;
+  }
+  return static_cast<std::size_t>(fmix64(h));
+}
 
 }  // namespace rcptwatch
