@@ -1,18 +1,21 @@
 // TCP tracker: a flow table keyed by the canonical 5-tuple, one LRU list per flow state so
 // idle expiry only ever looks at list heads, and closed flows kept briefly as tombstones so
-// late retransmissions do not resurrect a connection that has ended. Tombstones live in a
-// table of their own with ~100-byte entries: every connection leaves one for closed_timeout,
-// and as full flows they were most of a replay's memory.
+// late retransmissions do not resurrect a connection that has ended. Tombstones are small
+// objects of their own (~90 bytes): every connection leaves one for closed_timeout, and as full
+// flows they were most of a replay's memory. Flows and tombstones sit in slabs (flow_table.h),
+// each with an open-addressing index of its own: a segment of a live connection costs one probe
+// into a small index that stays in cache (tombstones outnumber live flows a hundredfold in a busy
+// replay); only a segment of no live connection also probes the tombstones.
 #include "flow/tcp_tracker.h"
 
 #include <algorithm>
 #include <array>
 #include <bitset>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 
 #include "common/flow_key.h"
+#include "flow/flow_table.h"
 #include "reassembly/stream_reassembler.h"
 
 namespace rcptwatch::flow {
@@ -53,6 +56,9 @@ struct Flow {
   Flow(const ReassemblyLimits& limits, ReassemblyCounters& counters)
       : to_server(limits, counters), to_client(limits, counters) {}
 
+  FlowKey key;
+  std::uint32_t tag = 0;   // in the index
+  std::uint32_t self = 0;  // its place in the slab
   ConnectionInfo info;
   std::unique_ptr<StreamConsumer> consumer;
   StreamReassembler to_server;
@@ -71,7 +77,9 @@ struct Flow {
 // What is left of a closed connection for closed_timeout: enough to tell a late segment of
 // it (dropped) from a new connection on the same 4-tuple (a new opening SYN).
 struct Tombstone {
-  const FlowKey* key = nullptr;  // its own key in the table (node addresses are stable)
+  FlowKey key;
+  std::uint32_t tag = 0;   // in the index
+  std::uint32_t self = 0;  // its place in the slab
   Timestamp last_seen;  // when it closed
   Tombstone* lru_prev = nullptr;
   Tombstone* lru_next = nullptr;
@@ -106,16 +114,12 @@ class LruList {
   Node* tail_ = nullptr;
 };
 using FlowList = LruList<Flow>;
-using TombstoneTable = std::unordered_map<FlowKey, Tombstone, FlowKeyHash>;
 
 }  // namespace
 
 struct TcpTracker::Impl {
   Impl(TrackerConfig cfg, StreamConsumerFactory& f)
-      : config(std::move(cfg)),
-        factory(f),
-        table(64, FlowKeyHash()),
-        tombstones(64, FlowKeyHash()) {
+      : config(std::move(cfg)), factory(f) {
     for (std::uint16_t p : config.server_ports) server_ports.set(p);
     limits.max_buffered_bytes = config.max_buffered_bytes_per_direction;
     limits.delivered_tail_bytes = config.conflict_tail_bytes;
@@ -145,11 +149,11 @@ struct TcpTracker::Impl {
     list(f.state).push_back(&f);
   }
 
-  // Drops the table entry, and with it the flow.
+  // Drops the index entry, and with it the flow.
   void remove(Flow& f) {
     unlink(f);
-    table.erase(FlowKey::of(f.info.client_ip, f.info.client_port, f.info.server_ip,
-                         f.info.server_port));
+    live.erase(f.tag, f.self);
+    flows.destroy(f.self);
   }
 
   // Delivers what is buffered, tells the consumer, and frees the per-connection memory.
@@ -170,24 +174,25 @@ struct TcpTracker::Impl {
   void finish(Flow& f, Timestamp ts) {
     close_connection(f, ts);
     ++counters.flows_closed;
-    const FlowKey key =
-        FlowKey::of(f.info.client_ip, f.info.client_port, f.info.server_ip, f.info.server_port);
-    auto [it, inserted] = tombstones.try_emplace(key);
-    Tombstone& t = it->second;
-    if (!inserted) tombstone_list.unlink(&t);
-    t.key = &it->first;
+    // A live flow and a tombstone never share a key: a tombstone goes before its key opens again.
+    const std::uint32_t at = graves.create();
+    Tombstone& t = graves[at];
+    t.key = f.key;
+    t.tag = f.tag;
+    t.self = at;
+    closed.insert(t.tag, at);
     t.last_seen = now;
     t.client_isn = f.client_isn;
     t.client_isn_known = f.client_isn_known;
-    t.client_is_lo = key.port_lo == f.info.client_port && key.addr_lo == f.info.client_ip.bytes;
+    t.client_is_lo = t.key.port_lo == f.info.client_port && t.key.addr_lo == f.info.client_ip.bytes;
     tombstone_list.push_back(&t);
     remove(f);
   }
 
   void remove_tombstone(Tombstone& t) {
     tombstone_list.unlink(&t);
-    const FlowKey key = *t.key;  // a copy: erase(k) must not see k die under it
-    tombstones.erase(key);
+    closed.erase(t.tag, t.self);
+    graves.destroy(t.self);
   }
 
   void open_connection(Flow& f, const decode::TcpSegment& seg) {
@@ -224,7 +229,7 @@ struct TcpTracker::Impl {
   // list): tombstones go first (nothing to lose), then the least recently seen flow.
   void make_room() {
     const std::size_t cap = std::max<std::uint32_t>(config.max_flows, 1);
-    while (table.size() + tombstones.size() > cap) {
+    while (flows.size() + graves.size() > cap) {
       if (Tombstone* t = tombstone_list.front()) {
         remove_tombstone(*t);
         continue;
@@ -314,11 +319,12 @@ struct TcpTracker::Impl {
     const bool opening_syn =
         seg.has(decode::tcp_flag::kSyn) && !seg.has(decode::tcp_flag::kAck);
     const FlowKey key = FlowKey::of(seg.src, seg.src_port, seg.dst, seg.dst_port);
-    // One hash probe for a segment of a live flow; the tombstones only for the others.
-    const auto live = table.find(key);
-    if (live == table.end()) {
-      if (const auto grave = tombstones.find(key); grave != tombstones.end()) {
-        const Tombstone& t = grave->second;
+    const std::uint32_t tag = FlowIndex::tag_of(hasher(key));
+    const std::uint32_t ref = live.find(tag, [&](std::uint32_t r) { return flows[r].key == key; });
+    if (ref == FlowIndex::kNone) {
+      const std::uint32_t grave = closed.find(tag, [&](std::uint32_t r) { return graves[r].key == key; });
+      if (grave != FlowIndex::kNone) {
+        Tombstone& t = graves[grave];
         const bool src_is_lo = key.port_lo == seg.src_port && key.addr_lo == seg.src.bytes;
         const bool syn_retransmission = opening_syn && t.client_isn_known &&
                                         src_is_lo == t.client_is_lo && seg.seq == t.client_isn;
@@ -326,20 +332,25 @@ struct TcpTracker::Impl {
           ++counters.segments_after_close;  // do not resurrect the connection
           return;
         }
-        remove_tombstone(grave->second);
+        remove_tombstone(t);
         ++counters.reused;
       } else if (seg.has(decode::tcp_flag::kRst) ||
                  (!seg.has(decode::tcp_flag::kSyn) && seg.payload.empty())) {
         ++counters.segments_without_flow;  // nothing worth a connection of its own
         return;
       }
-      Flow& f = *table.try_emplace(key, std::make_unique<Flow>(limits, rcounters)).first->second;
+      const std::uint32_t at = flows.create(limits, rcounters);
+      Flow& f = flows[at];
+      f.key = key;
+      f.tag = tag;
+      f.self = at;
+      live.insert(tag, at);
       make_room();
       open_connection(f, seg);
       handle(f, seg, ts);
       return;
     }
-    Flow& f = *live->second;
+    Flow& f = flows[ref];
     const bool syn_retransmission = opening_syn && f.client_isn_known &&
                                     seg.src == f.info.client_ip &&
                                     seg.src_port == f.info.client_port &&
@@ -359,7 +370,7 @@ struct TcpTracker::Impl {
     if (ts > now) now = ts;
     std::vector<Flow*> open;
     open.reserve(counters.flows_active);
-    for (auto& [key, flow] : table) open.push_back(flow.get());
+    live.for_each([&](std::uint32_t r) { open.push_back(&flows[r]); });
     std::sort(open.begin(), open.end(),
               [](const Flow* a, const Flow* b) { return a->info.id < b->info.id; });
     for (Flow* f : open) {
@@ -367,9 +378,11 @@ struct TcpTracker::Impl {
       ++counters.flows_flushed;
     }
     for (auto& l : lists) l.clear();
-    table.clear();
     tombstone_list.clear();
-    tombstones.clear();
+    live.clear();
+    closed.clear();
+    flows.clear();
+    graves.clear();
   }
 
   const TrackerCounters& sync_counters() {
@@ -387,15 +400,18 @@ struct TcpTracker::Impl {
   TrackerConfig config;
   StreamConsumerFactory& factory;
   std::bitset<65536> server_ports;
-  // Declared before the table: flows hold references to these until they are destroyed.
+  // Declared before the slabs: flows hold references to these until they are destroyed.
   ReassemblyLimits limits;
   ReassemblyCounters rcounters;
   TrackerCounters counters;
   Timestamp now;
   std::uint64_t next_id = config.first_flow_id;
   std::array<FlowList, kStates> lists;
-  std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> table;  // live flows
-  TombstoneTable tombstones;  // closed connections, for closed_timeout
+  FlowKeyHash hasher;  // seeded per tracker: keys come from the network
+  Slab<Flow> flows;        // live connections
+  FlowIndex live;          // flows by key
+  Slab<Tombstone> graves;  // closed connections, for closed_timeout
+  FlowIndex closed;        // tombstones by key
   LruList<Tombstone> tombstone_list;
 };
 
@@ -413,10 +429,9 @@ void TcpTracker::flush(Timestamp ts) { impl_->flush(ts); }
 const TrackerCounters& TcpTracker::counters() const { return impl_->sync_counters(); }
 
 std::size_t TcpTracker::flow_entry_bytes() {
-  // The flow itself plus an unordered_map node (next pointer, key, value, cached hash) and
-  // its share of the bucket array at load factor 1.
-  return sizeof(Flow) + sizeof(void*) + sizeof(FlowKey) + sizeof(std::unique_ptr<Flow>) +
-         sizeof(std::size_t) + sizeof(void*);
+  // The flow itself (in its slab) plus its share of the index: at most half the slots are in
+  // use, and just after the index doubles a quarter.
+  return sizeof(Flow) + 4 * FlowIndex::kSlotBytes;
 }
 
 }  // namespace rcptwatch::flow
