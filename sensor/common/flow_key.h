@@ -22,7 +22,17 @@ struct FlowKey {
   // The same key for (a, port_a, b, port_b) and (b, port_b, a, port_a).
   static FlowKey of(const IpAddress& a, std::uint16_t port_a, const IpAddress& b,
                     std::uint16_t port_b);
-  bool operator==(const FlowKey&) const = default;
+  // Word compares, not the memcmp calls the defaulted one makes: it runs per packet.
+  bool operator==(const FlowKey& o) const {
+    std::uint64_t a[4];
+    std::uint64_t b[4];
+    std::memcpy(&a[0], addr_lo.data(), 16);
+    std::memcpy(&a[2], addr_hi.data(), 16);
+    std::memcpy(&b[0], o.addr_lo.data(), 16);
+    std::memcpy(&b[2], o.addr_hi.data(), 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0 && port_lo == o.port_lo &&
+           port_hi == o.port_hi && family == o.family;
+  }
 };
 
 // Keys come from the network, so the hash is seeded per table against collision flooding.

@@ -4,8 +4,10 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
+#include <type_traits>
 
 namespace rcptwatch {
 
@@ -37,6 +39,15 @@ struct IpAddress {
 
   std::string to_string() const;  // dotted quad, or RFC 5952 text for IPv6
   constexpr auto operator<=>(const IpAddress&) const = default;
+  // Two word compares, not the memcmp call the defaulted one makes: it runs per packet.
+  constexpr bool operator==(const IpAddress& o) const {
+    if (std::is_constant_evaluated()) return family == o.family && bytes == o.bytes;
+    std::uint64_t a[2];
+    std::uint64_t b[2];
+    std::memcpy(a, bytes.data(), sizeof a);
+    std::memcpy(b, o.bytes.data(), sizeof b);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && family == o.family;
+  }
 };
 
 }  // namespace rcptwatch
