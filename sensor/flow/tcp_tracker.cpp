@@ -1,7 +1,7 @@
 // TCP tracker: a flow table keyed by the canonical 5-tuple, one LRU list per flow state so
 // idle expiry only ever looks at list heads, and closed flows kept briefly as tombstones so
 // late retransmissions do not resurrect a connection that has ended. Tombstones are small
-// objects of their own (~90 bytes): every connection leaves one for closed_timeout, and as full
+// objects of their own (80 bytes): every connection leaves one for closed_timeout, and as full
 // flows they were most of a replay's memory. Flows and tombstones sit in slabs (flow_table.h),
 // each with an open-addressing index of its own: a segment of a live connection costs one probe
 // into a small index that stays in cache (tombstones outnumber live flows a hundredfold in a busy
