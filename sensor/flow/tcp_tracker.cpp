@@ -88,6 +88,7 @@ struct Tombstone {
   bool client_is_lo = false;  // the client is the key's addr_lo/port_lo endpoint
   bool linked = false;
 };
+static_assert(sizeof(Tombstone) <= 80, "one per connection for closed_timeout: keep it small");
 
 // Intrusive, oldest first: the head is the next to expire; moving an entry never allocates.
 template <class Node>
