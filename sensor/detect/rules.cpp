@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxDistance3Length = 40;
 
-constexpr std::array<std::string_view, 29> kTechniques = {
+// tld-swap and combosquat come last: they are tried only when nothing else matched (matcher.cpp).
+constexpr std::array<std::string_view, 31> kTechniques = {
     "watch-list",        "homoglyph-unicode", "homoglyph",       "appended-tld",
     "missing-dot",       "dot-to-hyphen",     "subdomain",       "hyphenation",
     "repetition",        "transposition",     "keyboard",        "vowel-swap",
@@ -31,7 +32,18 @@ constexpr std::array<std::string_view, 29> kTechniques = {
     "tld-label-omission", "tld-homoglyph",    "tld-repetition",  "tld-transposition",
     "tld-keyboard",      "tld-vowel-swap",    "tld-bitsquatting", "tld-omission",
     "tld-insertion",     "tld-replacement",   "multi-edit",      "malformed-idn",
-    "tld-multi-edit",
+    "tld-multi-edit",    "tld-swap",          "combosquat",
+};
+
+// dnstwist's dictionary words (login mail secure support account portal webmail) and what
+// phishing and misdirected mail commonly pair with a name: sign-in, mail access, help desks,
+// payment, HR. Short words that end or start ordinary English words ("it": unit, audit) are
+// left out; "my" and "hr" stay, since myarmy or hrnato read as the organisation's own.
+constexpr std::array<std::string_view, 36> kKeywords = {
+    "account", "accounts", "admin",    "auth",    "billing", "cloud",   "docs",     "email",  "exchange",
+    "help",    "helpdesk", "hr",       "inbox",   "login",   "logon",   "mail",     "my",     "office",
+    "online",  "owa",      "password", "pay",     "payroll", "portal",  "remote",   "secure", "security",
+    "service", "signin",   "sso",      "support", "update",  "verify",  "vpn",      "web",    "webmail",
 };
 
 struct Token {
@@ -43,6 +55,7 @@ struct Token {
 struct Loader {
   std::vector<ProtectRule> rules;
   std::vector<AllowRule> allows;
+  std::vector<std::string> keywords;
   std::vector<LoadError> errors;
   std::map<std::uint32_t, std::string> id_sources;
   std::vector<fs::path> include_stack;  // canonical paths of files being read
@@ -56,6 +69,7 @@ struct Loader {
   void load_text(std::string_view text, const std::string& name, const fs::path& dir);
   void parse_line(std::string_view line, const std::string& file, std::uint32_t lineno,
                   const fs::path& dir);
+  void parse_keywords(const std::vector<Token>& tokens, const std::string& file, std::uint32_t lineno);
 };
 
 // Splits a line into tokens; a '"' starts a quoted run (inside a token, as in msg="a b").
@@ -131,13 +145,17 @@ void Loader::parse_line(std::string_view line, const std::string& file, std::uin
   if (tokens.empty()) return;
   const Token& kw = tokens[0];
   const std::string& k = kw.text;
-  if (kw.quoted || (k != "protect" && k != "allow" && k != "watch" && k != "include")) {
+  if (kw.quoted || (k != "protect" && k != "allow" && k != "watch" && k != "include" && k != "keywords")) {
     error(file, lineno, kw.column, "unknown keyword '" + k + "'");
     return;
   }
   if (tokens.size() < 2) {
-    error(file, lineno, static_cast<std::uint32_t>(line.size() + 1),
-          k == "include" ? "missing path after 'include'" : "missing domain after '" + k + "'");
+    const std::string what = k == "include" ? "path" : k == "keywords" ? "word" : "domain";
+    error(file, lineno, static_cast<std::uint32_t>(line.size() + 1), "missing " + what + " after '" + k + "'");
+    return;
+  }
+  if (k == "keywords") {
+    parse_keywords(tokens, file, lineno);
     return;
   }
   const Token& arg = tokens[1];
@@ -280,6 +298,35 @@ void Loader::parse_line(std::string_view line, const std::string& file, std::uin
   rules.push_back(std::move(rule));
 }
 
+// A keyword is matched against a whole label's start or end, so it must be able to stand in one.
+void Loader::parse_keywords(const std::vector<Token>& tokens, const std::string& file, std::uint32_t lineno) {
+  for (std::size_t t = 1; t < tokens.size(); ++t) {
+    const Token& tok = tokens[t];
+    if (tok.text.find('=') != std::string::npos) {
+      error(file, lineno, tok.column, "bad option: 'keywords' takes no options");
+      continue;
+    }
+    std::string word = tok.text;
+    std::transform(word.begin(), word.end(), word.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+    const bool ldh = std::all_of(word.begin(), word.end(),
+                                 [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    std::string bad;
+    if (word.empty() || !ldh) {
+      bad = "only letters, digits and hyphens";
+    } else if (word.front() == '-' || word.back() == '-') {
+      bad = "starts or ends with '-'";
+    } else if (word.size() > kMaxKeywordLength) {
+      bad = "longer than " + std::to_string(kMaxKeywordLength) + " characters";
+    }
+    if (!bad.empty()) {
+      error(file, lineno, tok.column, "bad word '" + tok.text + "' in 'keywords': " + bad);
+      continue;
+    }
+    if (std::find(keywords.begin(), keywords.end(), word) == keywords.end()) keywords.push_back(std::move(word));
+  }
+}
+
 void Loader::load_text(std::string_view text, const std::string& name, const fs::path& dir) {
   std::uint32_t lineno = 0;
   std::size_t start = 0;
@@ -329,7 +376,7 @@ tl::expected<std::shared_ptr<const RuleSet>, std::vector<LoadError>> finish(Load
   for (ProtectRule& r : loader.rules) {
     if (r.id == 0) r.id = ++next_auto;
   }
-  return std::make_shared<const RuleSet>(std::move(loader.rules), std::move(loader.allows));
+  return std::make_shared<const RuleSet>(std::move(loader.rules), std::move(loader.allows), std::move(loader.keywords));
 }
 
 }  // namespace
@@ -348,8 +395,8 @@ std::string LoadError::to_string() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + reason;
 }
 
-RuleSet::RuleSet(std::vector<ProtectRule> rules, std::vector<AllowRule> allows)
-    : rules_(std::move(rules)), allows_(std::move(allows)) {}
+RuleSet::RuleSet(std::vector<ProtectRule> rules, std::vector<AllowRule> allows, std::vector<std::string> keywords)
+    : rules_(std::move(rules)), allows_(std::move(allows)), keywords_(std::move(keywords)) {}
 
 const ProtectRule* RuleSet::find(std::uint32_t id) const {
   for (const ProtectRule& r : rules_) {
@@ -363,6 +410,8 @@ std::span<const std::string_view> technique_names() { return kTechniques; }
 bool is_technique_name(std::string_view name) {
   return std::find(kTechniques.begin(), kTechniques.end(), name) != kTechniques.end();
 }
+
+std::span<const std::string_view> builtin_keywords() { return kKeywords; }
 
 tl::expected<std::shared_ptr<const RuleSet>, std::vector<LoadError>> load_rule_files(
     const std::vector<std::string>& paths) {

@@ -53,16 +53,20 @@ struct LoadError {
 
 class RuleSet {
  public:
-  RuleSet(std::vector<ProtectRule> rules, std::vector<AllowRule> allows);
+  RuleSet(std::vector<ProtectRule> rules, std::vector<AllowRule> allows, std::vector<std::string> keywords = {});
 
   // protect and watch rules, in load order (includes expanded where they stand).
   std::span<const ProtectRule> rules() const { return rules_; }
   std::span<const AllowRule> allows() const { return allows_; }
+  // Words from `keywords` statements, for combosquat in addition to builtin_keywords():
+  // lower-case, deduplicated, in load order. They apply to every protect rule of the set.
+  std::span<const std::string> keywords() const { return keywords_; }
   const ProtectRule* find(std::uint32_t id) const;  // nullptr if no such rule
 
  private:
   std::vector<ProtectRule> rules_;
   std::vector<AllowRule> allows_;
+  std::vector<std::string> keywords_;
 };
 
 // Ids given to rules without `id=`: kAutoIdBase + 1, + 2, ... in load order. Explicit ids
@@ -76,6 +80,11 @@ inline constexpr std::uint32_t kMaxIncludeDepth = 16;
 // rule at one distance are broken in this order).
 std::span<const std::string_view> technique_names();
 bool is_technique_name(std::string_view name);
+
+// The words combosquat looks for before or after a protected name (nato-login.int,
+// securenato.int); rules/README.md lists them. A `keywords` statement adds more.
+std::span<const std::string_view> builtin_keywords();
+inline constexpr std::size_t kMaxKeywordLength = 63;  // a whole label
 
 // Loads and validates all files; a set with any error is refused whole.
 tl::expected<std::shared_ptr<const RuleSet>, std::vector<LoadError>> load_rule_files(

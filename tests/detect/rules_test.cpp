@@ -161,7 +161,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"protect nato.int msg=\"never closed\n", 1, 22, "unterminated quote"},
         BadLine{"# ok\nprotect nato.int id=5\nwatch evil.com  id=5\n", 3, 17,
                 "duplicate id 5 (first used at bad.rules:2)"},
-        BadLine{"include does-not-exist.rules\n", 1, 9, "cannot read"}));
+        BadLine{"include does-not-exist.rules\n", 1, 9, "cannot read"},
+        BadLine{"keywords\n", 1, 9, "missing word after 'keywords'"},
+        BadLine{"keywords login sign_in\n", 1, 16, "bad word 'sign_in' in 'keywords': only letters"},
+        BadLine{"protect nato.int\nkeywords -login\n", 2, 10, "bad word '-login' in 'keywords': starts or ends"},
+        BadLine{"keywords web m\xC3\xA4il\n", 1, 14, "bad word"},
+        BadLine{"keywords login severity=low\n", 1, 16, "bad option: 'keywords' takes no options"}));
 
 TEST(Rules, CollectsAllErrorsAndNeverHalfLoads) {
   const auto r = parse_rules(
@@ -260,7 +265,20 @@ TEST(Rules, UnreadableTopLevelFile) {
   EXPECT_NE(d.error()[0].reason.find("is a directory"), std::string::npos);
 }
 
+TEST(Rules, KeywordsAreLowerCasedAndDeduplicated) {
+  const auto r = parse_rules("keywords Intranet login\nprotect nato.int\nkeywords intranet hr-portal\n", "k.rules");
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  const auto k = (*r)->keywords();
+  EXPECT_EQ(std::vector<std::string>(k.begin(), k.end()), (std::vector<std::string>{"intranet", "login", "hr-portal"}));
+  const auto too_long = parse_rules("keywords " + std::string(64, 'a') + "\n", "k.rules");
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error()[0].to_string().rfind("k.rules:1:10: bad word", 0), 0u) << too_long.error()[0].to_string();
+}
+
 TEST(Rules, TechniqueNamesAreKnown) {
+  EXPECT_TRUE(is_technique_name("tld-swap"));
+  EXPECT_TRUE(is_technique_name("combosquat"));
+  EXPECT_EQ(technique_names().back(), "combosquat");  // ranked last
   EXPECT_TRUE(is_technique_name("tld-omission"));
   EXPECT_TRUE(is_technique_name("homoglyph-unicode"));
   EXPECT_FALSE(is_technique_name("typo"));
