@@ -9,7 +9,9 @@
 //     fingerprint collision only costs one more verification by edit distance. Variant hashes
 //     are additive (see DeletionHashes), so a probe costs two additions and a mix;
 //   - hashed exact keys for structural tricks (missing dot, dot to hyphen, appended TLD, extra
-//     dot, hyphens, a suffix label left out) and for homoglyph skeletons.
+//     dot, hyphens, a suffix label left out, another suffix) and for homoglyph skeletons;
+//   - two tries of combosquat keywords (nato-login.int): a label is split at a keyword only
+//     where it starts or ends with one, and each split costs one probe of the exact keys.
 // libpsl is asked for the observed domain's public suffix only when a decision depends on it
 // (SuffixInfo): a libpsl lookup costs more than all the rest of a typical lookup.
 #include "detect/matcher.h"
@@ -78,13 +80,16 @@ enum class KeyKind : std::uint8_t {
   Dehyphenated,   // hyphenation
   LabelOmitted,   // tld-label-omission
   Skeleton,       // homoglyph
+  SwapName,       // tld-swap: the protected domain without its suffix, or some of its labels
+  PartStarred,    // combosquat: one hyphen-separated part of a label replaced by '*'
 };
 
 // A key hashed from pieces (a key with a dot or hyphens left out needs no copy elsewhere):
 // the pieces are gathered on the stack and hashed eight bytes at a time.
 class KeyHasher {
  public:
-  KeyHasher(KeyKind kind, std::size_t labels) : seed_(seed(kind, labels)) {}
+  KeyHasher(KeyKind kind, std::size_t labels) : kind_(kind), seed_(seed(kind, labels)) {}
+  KeyKind kind() const { return kind_; }
   KeyHasher& add(std::string_view s) {
     const std::size_t n = std::min(s.size(), buf_.size() - size_);
     std::memcpy(buf_.data() + size_, s.data(), n);
@@ -137,6 +142,7 @@ class KeyHasher {
   }
 
  private:
+  KeyKind kind_;
   std::uint64_t seed_;
   std::array<char, 2 * kMaxText> buf_;  // keys are domains or parts of them
   std::size_t size_ = 0;
@@ -175,6 +181,8 @@ class LabelStarts {
     }
     return p == count_ ? d_.size() : starts_[p] - 1;
   }
+  // Where label k starts (k < count()).
+  std::size_t start_of(std::size_t k) const { return k == 0 ? 0 : end_of(k) + 1; }
   // trailing_labels(d, n).
   std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
   // trailing_labels of the first p labels (1 <= p <= count()).
@@ -648,6 +656,70 @@ class DeletionIndex {
   std::uint32_t max_depth_ = 0;
 };
 
+// Combosquat keywords as a trie, read from a label's start or (backwards) from its end: finding
+// every keyword a label starts or ends with costs one step per character matched, and most
+// labels leave the root at their first character. Keywords are letters, digits and hyphens.
+class KeywordTrie {
+ public:
+  explicit KeywordTrie(bool backwards) : backwards_(backwards) {}
+
+  void add(std::string_view word) {
+    std::uint32_t node = 0;
+    for (std::size_t k = 0; k < word.size(); ++k) {
+      const int s = slot(at(word, k));
+      if (s < 0) return;  // the loader lets nothing else through
+      if (nodes_[node].next[static_cast<std::size_t>(s)] == 0) {
+        nodes_[node].next[static_cast<std::size_t>(s)] = static_cast<std::uint32_t>(nodes_.size());
+        nodes_.emplace_back();
+      }
+      node = nodes_[node].next[static_cast<std::size_t>(s)];
+    }
+    nodes_[node].word = true;
+  }
+  bool empty() const { return nodes_.size() == 1; }
+  bool contains(std::string_view word) const {
+    std::uint32_t node = 0;
+    for (std::size_t k = 0; k < word.size(); ++k) {
+      const int s = slot(at(word, k));
+      if (s < 0) return false;
+      node = nodes_[node].next[static_cast<std::size_t>(s)];
+      if (node == 0) return false;
+    }
+    return node != 0 && nodes_[node].word;
+  }
+
+  // Calls f(length) for every keyword `label` starts with (ends with, backwards) that leaves
+  // some of the label over.
+  template <typename F>
+  void each(std::string_view label, F&& f) const {
+    std::uint32_t node = 0;
+    for (std::size_t k = 0; k + 1 < label.size(); ++k) {
+      const int s = slot(at(label, k));
+      if (s < 0) return;
+      node = nodes_[node].next[static_cast<std::size_t>(s)];
+      if (node == 0) return;
+      if (nodes_[node].word) f(k + 1);
+    }
+  }
+
+  std::size_t memory_bytes() const { return nodes_.capacity() * sizeof(Node); }
+
+ private:
+  struct Node {
+    std::array<std::uint32_t, 37> next{};  // a-z, 0-9, '-'; 0: none (the root is no child)
+    bool word = false;
+  };
+  static int slot(char c) {
+    if (c >= 'a' && c <= 'z') return c - 'a';
+    if (c >= '0' && c <= '9') return 26 + (c - '0');
+    return c == '-' ? 36 : -1;
+  }
+  char at(std::string_view s, std::size_t k) const { return backwards_ ? s[s.size() - 1 - k] : s[k]; }
+
+  bool backwards_;
+  std::vector<Node> nodes_ = std::vector<Node>(1);
+};
+
 // ---------------------------------------------------------------------------------------------
 // Homoglyph skeleton
 
@@ -754,6 +826,8 @@ struct TechIds {
   TechId replacement = tech_id("replacement");
   TechId tld_label_omission = tech_id("tld-label-omission");
   TechId multi_edit = tech_id("multi-edit");
+  TechId tld_swap = tech_id("tld-swap");
+  TechId combosquat = tech_id("combosquat");
   std::array<TechId, 256> tld{};  // tld[t]: "tld-" + name of t
   TechIds() {
     tld.fill(kNoTechnique);
@@ -1034,10 +1108,10 @@ std::string_view to_string(Explanation::Reason r) {
 }
 
 std::span<const std::string_view> variant_techniques() {
-  static constexpr std::array<std::string_view, 16> kNames = {
+  static constexpr std::array<std::string_view, 18> kNames = {
       "omission",     "insertion",   "repetition",   "replacement",  "transposition", "vowel-swap",
       "hyphenation",  "bitsquatting", "homoglyph",   "subdomain",    "missing-dot",   "dot-to-hyphen",
-      "appended-tld", "tld-typo",    "tld-label-omission", "cyrillic"};
+      "appended-tld", "tld-typo",    "tld-label-omission", "cyrillic", "tld-swap",     "combosquat"};
   return kNames;
 }
 
@@ -1061,6 +1135,7 @@ struct Evaluation {
 
 // The observed domain's public suffix, asked of libpsl on first use only: most lookups never
 // need it (see evaluate()), and one libpsl lookup costs more than the rest of the decision.
+// suffix() ends where the domain does, so it is NUL-terminated too.
 class SuffixInfo {
  public:
   SuffixInfo(const psl_ctx_t* psl, std::string_view ascii_z, std::size_t labels)
@@ -1229,9 +1304,16 @@ struct Matcher::Impl {
   DeletionIndex tld_index;
   bool has_tld_targets = false;
   HashBuckets keys;  // KeyKind families
+  // SwapName and PartStarred, probed only when nothing else matched: apart, they do not fill
+  // the buckets every lookup probes (a probe reads a bucket up to its first empty slot).
+  HashBuckets name_reuse_keys;
   std::uint32_t key_kinds = 0;  // bit k: some key of KeyKind k exists (skips probes that cannot hit)
   static constexpr std::size_t kKeyLengths = 512;  // the last one stands for all longer keys
   std::array<std::bitset<kKeyLengths>, 16> key_lengths{};  // by KeyKind: lengths of its keys
+
+  std::vector<std::size_t> swap_label_counts;  // distinct label counts of SwapName keys, sorted
+  KeywordTrie keyword_starts{false};           // combosquat keywords (builtin and `keywords`)
+  KeywordTrie keyword_ends{true};
 
   // Appends the fold of one non-ASCII code point: its Latin base letter when its name says it
   // has one, else ICU's UTS #39 prototype (Cyrillic а -> a), marks dropped.
@@ -1304,28 +1386,31 @@ struct Matcher::Impl {
     return count_labels(reg) - 1;
   }
 
-  bool is_public_suffix(const std::string& s) const {
-    return psl_is_public_suffix2(psl, s.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+  bool is_public_suffix(const char* s) const {
+    return psl_is_public_suffix2(psl, s, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
   }
+  bool is_public_suffix(const std::string& s) const { return is_public_suffix(s.c_str()); }
 
   void add_key(KeyKind kind, std::string_view key, std::size_t labels, std::uint32_t target) {
-    keys.add(key_hash(kind, key, labels), target);
+    (is_name_reuse(kind) ? name_reuse_keys : keys).add(key_hash(kind, key, labels), target);
     key_kinds |= std::uint32_t{1} << static_cast<unsigned>(kind);
     key_lengths[static_cast<unsigned>(kind)].set(std::min(key.size(), kKeyLengths - 1));
   }
+  static bool is_name_reuse(KeyKind kind) { return kind == KeyKind::SwapName || kind == KeyKind::PartStarred; }
   bool has_keys(KeyKind kind) const { return (key_kinds >> static_cast<unsigned>(kind)) & 1; }
   // Whether some key of this family has this length: most keys a lookup could ask for are
   // ruled out by this alone, before they are gathered and hashed.
   bool may_have_key(KeyKind kind, std::size_t length) const {
     return key_lengths[static_cast<unsigned>(kind)].test(std::min(length, kKeyLengths - 1));
   }
+  const HashBuckets& table_of(KeyKind kind) const { return is_name_reuse(kind) ? name_reuse_keys : keys; }
   template <typename F>
   void find_key(KeyKind kind, std::string_view key, std::size_t labels, F&& f) const {
-    if (may_have_key(kind, key.size())) keys.find(key_hash(kind, key, labels), f);
+    if (may_have_key(kind, key.size())) table_of(kind).find(key_hash(kind, key, labels), f);
   }
   template <typename F>
   void find_key(const KeyHasher& key, F&& f) const {
-    keys.find(key.finish(), f);
+    table_of(key.kind()).find(key.finish(), f);
   }
   // Whether any target has this key (a pre-check before asking libpsl what the key is).
   bool any_key(KeyKind kind, std::string_view key, std::size_t labels) const {
@@ -1392,6 +1477,25 @@ struct Matcher::Impl {
       }
       t.skeleton = skeleton(norm->unicode);
       add_key(KeyKind::Skeleton, t.skeleton, t.labels, idx);
+      // combosquat with a word of a hyphenated name replaced (rolls-login.com, login-royce.com).
+      const std::vector<std::string_view> ul = split_labels(u);
+      for (std::size_t i = 0; i + 1 < ul.size(); ++i) {
+        for (std::size_t ps = 0; ul[i].find('-') != std::string_view::npos && ps <= ul[i].size();) {
+          const std::size_t pe = std::min(ul[i].find('-', ps), ul[i].size());
+          const std::size_t at = static_cast<std::size_t>(ul[i].data() - u.data());
+          add_key(KeyKind::PartStarred, std::string(u.substr(0, at + ps)).append("*").append(u.substr(at + pe)), t.labels, idx);
+          ps = pe + 1;
+        }
+      }
+      // tld-swap: what is left without the suffix (army, se.ibm), or without its last labels
+      // (canada.gc for canada.gc.ca, bbc.co for bbc.co.uk), goes before another suffix.
+      for (std::size_t r = 1; r <= k; ++r) {
+        const std::size_t kept = t.labels - r;
+        add_key(KeyKind::SwapName, a.substr(0, a.size() - trailing_labels(a, r).size() - 1), kept, idx);
+        if (std::find(swap_label_counts.begin(), swap_label_counts.end(), kept) == swap_label_counts.end()) {
+          swap_label_counts.push_back(kept);
+        }
+      }
     }
     targets.push_back(std::move(t));
   }
@@ -1410,10 +1514,20 @@ struct Matcher::Impl {
     for (const Target& t : targets) exact.push_back(t.ascii);
     protected_exact.build(std::move(exact));
     std::sort(domain_label_counts.begin(), domain_label_counts.end());
+    std::sort(swap_label_counts.begin(), swap_label_counts.end());
+    for (const std::string_view w : builtin_keywords()) {
+      keyword_starts.add(w);
+      keyword_ends.add(w);
+    }
+    for (const std::string& w : rules->keywords()) {
+      keyword_starts.add(w);
+      keyword_ends.add(w);
+    }
     const auto text_of = [&](std::uint32_t idx) { return std::u32string_view(targets[idx].text); };
     for (DeletionIndex& i : domain_index) i.finish(text_of);
     tld_index.finish(text_of);
     keys.finish();
+    name_reuse_keys.finish();
   }
 
   void evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const;
@@ -1424,6 +1538,8 @@ struct Matcher::Impl {
   void match_structure(const Evaluation& e, const LabelStarts& ascii_labels, const LabelStarts& u_labels, SuffixInfo& sfx,
                        std::optional<Candidate>& best) const;
   void match_tld(const LabelStarts& ascii_labels, SuffixInfo& sfx, std::optional<Candidate>& best) const;
+  void match_name_reuse(const LabelStarts& ascii_labels, std::string_view u, const LabelStarts& u_labels,
+                        SuffixInfo& sfx, std::optional<Candidate>& best) const;
   bool tld_candidates(std::u32string_view obs, TargetList& out) const;
   void offer_script(const Target& t, std::u32string_view observed, std::uint32_t distance, bool all_in_suffix,
                     bool same_skeleton, std::optional<Candidate>& best) const;
@@ -1718,6 +1834,94 @@ void Matcher::Impl::match_tld(const LabelStarts& ascii_labels, SuffixInfo& sfx, 
   }
 }
 
+// tld-swap (army.com, se.ibm.net, mail.army.com for army.mil ...) and combosquat (nato-login.int,
+// securenato.int, canada.gclogin.ca): the protected name itself, unedited, in a domain somebody
+// else registered. Tried only when nothing else matched, so they never change a verdict another
+// technique gives. Both say which label of the observed domain is its registrable one (the one
+// left of its public suffix), which needs libpsl: keys are probed for every label that could
+// be it, and libpsl is asked only when one hits.
+void Matcher::Impl::match_name_reuse(const LabelStarts& ascii_labels, std::string_view u, const LabelStarts& u_labels,
+                                     SuffixInfo& sfx, std::optional<Candidate>& best) const {
+  const std::size_t labels = ascii_labels.count();
+  struct Hit {
+    std::uint32_t target;
+    std::uint32_t label;  // the observed label that must be the registrable one
+    bool swap;
+  };
+  SmallVector<Hit, 8> hits;
+  // tld-swap: a SwapName key, then a suffix, which starts at label j.
+  for (std::size_t j = 1; j < labels && has_keys(KeyKind::SwapName); ++j) {
+    for (const std::size_t m : swap_label_counts) {
+      if (m > j) break;
+      find_key(KeyKind::SwapName, ascii_labels.tail_of_prefix(j, m), m, [&](std::uint32_t idx) {
+        hits.push_back(Hit{idx, static_cast<std::uint32_t>(j - 1), true});
+      });
+    }
+  }
+  // combosquat: label i without a keyword at its start or end (and a hyphen next to it) makes
+  // the last n labels a protected domain (in U-labels: loginbücher.de).
+  const bool combos = has_keys(KeyKind::Unicode) && !keyword_starts.empty();
+  for (std::size_t i = 0; i + 1 < labels && combos; ++i) {
+    const std::size_t start = u_labels.start_of(i);
+    const std::size_t end = u_labels.end_of(i + 1);
+    const std::string_view label = u.substr(start, end - start);
+    const std::string_view after = u.substr(end);
+    auto probe = [&](std::string_view name) {
+      if (name.empty()) return;
+      for (const std::size_t n : domain_label_counts) {
+        if (n > labels) break;
+        if (labels - n > i) continue;  // label i is not among the last n
+        const std::size_t from = u_labels.start_of(labels - n);
+        const std::string_view before = u.substr(from, start - from);
+        if (!may_have_key(KeyKind::Unicode, before.size() + name.size() + after.size())) continue;
+        find_key(KeyHasher(KeyKind::Unicode, n).add(before).add(name).add(after), [&](std::uint32_t idx) {
+          hits.push_back(Hit{idx, static_cast<std::uint32_t>(i), false});
+        });
+      }
+    };
+    // A word of a hyphenated label that is a keyword stands for any word of the protected label.
+    const bool parts = has_keys(KeyKind::PartStarred) && label.find('-') != std::string_view::npos;
+    for (std::size_t ps = 0; parts && ps <= label.size();) {
+      const std::size_t pe = std::min(label.find('-', ps), label.size());
+      if (keyword_starts.contains(label.substr(ps, pe - ps))) {
+        for (const std::size_t n : domain_label_counts) {
+          if (n > labels) break;
+          if (labels - n > i) continue;
+          const std::size_t from = u_labels.start_of(labels - n);
+          const KeyHasher key = KeyHasher(KeyKind::PartStarred, n)
+                                    .add(u.substr(from, start + ps - from))
+                                    .add("*")
+                                    .add(u.substr(start + pe));
+          find_key(key, [&](std::uint32_t idx) { hits.push_back(Hit{idx, static_cast<std::uint32_t>(i), false}); });
+        }
+      }
+      ps = pe + 1;
+    }
+    keyword_starts.each(label, [&](std::size_t len) {
+      std::string_view rest = label.substr(len);
+      if (rest.starts_with('-')) rest.remove_prefix(1);
+      probe(rest);
+    });
+    keyword_ends.each(label, [&](std::size_t len) {
+      std::string_view rest = label.substr(0, label.size() - len);
+      if (rest.ends_with('-')) rest.remove_suffix(1);
+      probe(rest);
+    });
+  }
+  if (hits.empty() || sfx.left().empty()) return;
+  const std::size_t registrable = labels - 1 - sfx.suffix_labels();
+  // army.notasuffix has a suffix only by libpsl's default rule: not a swap to a real one.
+  std::optional<bool> real_suffix;
+  for (const Hit& h : hits) {
+    if (h.label != registrable) continue;
+    if (h.swap) {
+      if (!real_suffix) real_suffix = is_public_suffix(sfx.suffix().data());
+      if (!*real_suffix) continue;
+    }
+    offer(best, targets[h.target], h.swap ? techs().tld_swap : techs().combosquat, 1);
+  }
+}
+
 void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const {
   if (auto plain = normalise_plain_ascii(input, e.plain)) {
     if (!*plain) {
@@ -1786,6 +1990,7 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
   }
   match_structure(e, ascii_labels, unicode_labels, sfx, e.best);
   match_tld(ascii_labels, sfx, e.best);
+  if (!e.best) match_name_reuse(ascii_labels, e.unicode, unicode_labels, sfx, e.best);
 }
 
 Match Matcher::Impl::to_match(const Evaluation& e, const Candidate& c) const {
@@ -1836,7 +2041,8 @@ std::optional<Match> Matcher::match_uncached(std::string_view domain) const {
 const RuleSet& Matcher::rules() const { return *impl_->rules; }
 
 std::size_t Matcher::index_memory_bytes() const {
-  std::size_t total = impl_->tld_index.memory_bytes() + impl_->keys.memory_bytes();
+  std::size_t total = impl_->tld_index.memory_bytes() + impl_->keys.memory_bytes() + impl_->name_reuse_keys.memory_bytes() +
+                      impl_->keyword_starts.memory_bytes() + impl_->keyword_ends.memory_bytes();
   for (const DeletionIndex& i : impl_->domain_index) total += i.memory_bytes();
   for (const Target& t : impl_->targets) {
     total += sizeof(Target) + t.ascii.capacity() + t.text.capacity() * sizeof(char32_t) + t.skeleton.capacity();
@@ -2097,6 +2303,39 @@ std::vector<Variant> Matcher::variants(std::string_view protected_domain, std::s
           add("tld-typo", name + "." + s);
         }
       }
+    }
+    if (wanted("tld-swap")) {
+      // What is left without the suffix, or without its last labels (canada.gc.com for
+      // canada.gc.ca), under common real suffixes; the matcher takes any real suffix.
+      static constexpr const char* kSwapSuffixes[] = {"com", "net",   "org", "info", "biz", "co", "io", "me", "us",
+                                                      "eu",  "uk",    "co.uk", "de", "fr",  "nl", "ru", "cn", "ca",
+                                                      "au",  "com.au", "in", "il",  "ml",  "int", "mil", "gov"};
+      for (std::size_t r = 1; r <= k; ++r) {
+        const std::string kept(base_ascii.substr(0, base_ascii.size() - trailing_labels(base_ascii, r).size() - 1));
+        for (const char* s : kSwapSuffixes) {
+          if (impl_->is_public_suffix(s)) add("tld-swap", kept + "." + s);
+        }
+      }
+    }
+    if (wanted("combosquat")) {
+      // Every keyword before and after the name label, with and without a hyphen.
+      const std::vector<std::string_view> us = split_labels(norm->unicode);
+      const std::size_t at = labels - 1 - k;
+      auto with_label = [&](const std::string& label) {
+        std::string d;
+        for (std::size_t i = 0; i < us.size(); ++i) {
+          if (i > 0) d.push_back('.');
+          d += i == at ? label : std::string(us[i]);
+        }
+        add("combosquat", d);
+      };
+      auto each_keyword = [&](std::string_view w) {
+        const std::string label(us[at]);
+        const std::string word(w);
+        for (const std::string& l : {word + label, word + "-" + label, label + word, label + "-" + word}) with_label(l);
+      };
+      for (const std::string_view w : builtin_keywords()) each_keyword(w);
+      for (const std::string& w : impl_->rules->keywords()) each_keyword(w);
     }
   }
   out.reserve(seen.size());

@@ -45,6 +45,8 @@ TEST(Explain, EveryReason) {
       {"x.partner.ml", V::NoMatch, R::Allowed, "'allow *.partner.ml' (explain.rules:4)"},
       {"www.nato.int", V::NoMatch, R::AtOrUnderProtected, "at or under protected domain nato.int"},
       {"army.mil", V::NoMatch, R::AtOrUnderProtected, "protected domain mil"},
+      {"nato.org", V::Match, R::Lookalike, "technique tld-swap, imitates nato.int at distance 1"},
+      {"nato-webmail.int", V::Match, R::Lookalike, "technique combosquat, imitates nato.int at distance 1"},
       {"gmail.com", V::NoMatch, R::NoCandidate, "no protected domain within distance"},
       {"a..b", V::Invalid, R::InvalidDomain, "empty label"},
   };
@@ -103,6 +105,11 @@ TEST(Variants, TechniquesAreTaggedAndFiltered) {
   EXPECT_TRUE(by["appended-tld"].contains("nato.int.com"));
   EXPECT_TRUE(by["tld-typo"].contains("nato.in"));
   EXPECT_TRUE(by["tld-typo"].contains("nato.it"));
+  EXPECT_TRUE(by["tld-swap"].contains("nato.com"));
+  EXPECT_TRUE(by["tld-swap"].contains("nato.co.uk"));
+  for (const char* d : {"login-nato.int", "loginnato.int", "nato-login.int", "natologin.int", "nato-webmail.int"}) {
+    EXPECT_TRUE(by["combosquat"].contains(d)) << d;
+  }
   for (const auto& [t, ds] : by) {
     EXPECT_FALSE(ds.contains("nato.int")) << t;
     for (const std::string& d : ds) EXPECT_FALSE(d.ends_with(".nato.int")) << d;
@@ -118,6 +125,23 @@ TEST(Variants, TechniquesAreTaggedAndFiltered) {
   EXPECT_TRUE(tld.contains("example.il"));
   EXPECT_FALSE(tld.contains("example.mi"));  // not a real suffix
   EXPECT_TRUE(tld.contains("example.mil.evil.com"));
+  for (const Variant& v : m.variants("mil")) EXPECT_TRUE(v.technique == "tld-typo" || v.technique == "appended-tld") << v.domain;
+}
+
+TEST(Explain, AllowRuleHidesNameReuse) {
+  const Matcher m = make("protect army.mil id=1\nallow army.com\n");
+  const Explanation x = m.explain("army.com");
+  EXPECT_EQ(x.reason, Explanation::Reason::Allowed);
+  ASSERT_TRUE(x.suppressed);
+  EXPECT_EQ(x.suppressed->technique, "tld-swap");
+}
+
+TEST(Variants, KeywordsStatementAddsCombosquatVariants) {
+  const Matcher m = make("protect bücher.de\nkeywords shop\n");
+  std::set<std::string> combos;
+  for (const Variant& v : m.variants("bücher.de", "combosquat")) combos.insert(v.domain);
+  EXPECT_TRUE(combos.contains("xn--bchershop-q9a.de")) << combos.size();  // büchershop.de
+  for (const std::string& d : combos) EXPECT_TRUE(m.match(d)) << d;
 }
 
 // Every variant of every domain protected by the shipped packs is matched by that domain's rule.

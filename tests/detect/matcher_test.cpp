@@ -38,6 +38,13 @@ Matcher make_matcher(const char* text = kRules) {
   return Matcher(*rules);
 }
 
+// One domain's verdict, by technique only.
+void expect_technique(const Matcher& m, const char* domain, const char* technique) {
+  const auto r = m.match(domain);
+  ASSERT_TRUE(r) << domain;
+  EXPECT_EQ(r->technique, technique) << domain;
+}
+
 struct Positive {
   const char* domain;
   const char* protected_domain;
@@ -115,6 +122,23 @@ INSTANTIATE_TEST_SUITE_P(
         // malformed punycode close to a protected name
         Positive{"xn--a.nat0.int", "nato.int", "malformed-idn", 1, 4},
         Positive{"xn--zz.ml", "mil", "malformed-idn", 1, 1},
+        // the protected name under another real suffix, and below such a domain
+        Positive{"army.com", "army.mil", "tld-swap", 1, 2},
+        Positive{"mail.army.com", "army.mil", "tld-swap", 1, 2},
+        Positive{"army.co.uk", "army.mil", "tld-swap", 1, 2},
+        Positive{"nato.com", "nato.int", "tld-swap", 1, 4},
+        Positive{"se.ibm.net", "se.ibm.com", "tld-swap", 1, 10},
+        Positive{"boeing.net", "boeing.com", "tld-swap", 1, 11},
+        Positive{"microsoft.net", "microsoft.com", "tld-swap", 1, 13},
+        Positive{"mail.com", "mail.mil", "tld-swap", 1, 14},
+        // a keyword before or after the name, with or without a hyphen, or for a word of it
+        Positive{"nato-login.int", "nato.int", "combosquat", 1, 4},
+        Positive{"natologin.int", "nato.int", "combosquat", 1, 4},
+        Positive{"loginnato.int", "nato.int", "combosquat", 1, 4},
+        Positive{"login-nato.int", "nato.int", "combosquat", 1, 4},
+        Positive{"www.securenato.int", "nato.int", "combosquat", 1, 4},
+        Positive{"se.ibm-webmail.com", "se.ibm.com", "combosquat", 1, 10},
+        Positive{"lockheedmartin-vpn.com", "lockheedmartin.com", "combosquat", 1, 15},
         // watch list
         Positive{"evil.example", "evil.example", "watch-list", 0, 20},
         Positive{"a.bad.example", "*.bad.example", "watch-list", 0, 21},
@@ -139,8 +163,10 @@ INSTANTIATE_TEST_SUITE_P(
         // allowed
         "ibn.com", "a.partner.ml", "deep.a.partner.ml",
         // unrelated
-        "gmail.com", "example.com", "google.com", "mail.com", "army.com", "nato.com",
-        "boeing.net", "microsoft.net", "state.com",
+        "gmail.com", "example.com", "google.com", "armyy.com", "natoxyz.int", "xyznato.int", "nato-xyz.int",
+        "army.notasuffix", "nato.login.int",
+        // state.gov reports omissions only: no tld-swap, no combosquat
+        "state.com", "state-login.gov",
         // state.gov reports omissions only: statue.gov is an insertion
         "statue.gov",
         // a public suffix alone, the protected TLD as a registrable name, a watched suffix alone
@@ -155,6 +181,61 @@ TEST(Matcher, ProtectedTldOnlyMatchesRealSuffixes) {
     EXPECT_FALSE(m.match(d)) << d;
   }
   for (const char* d : {"army.ml", "army.il", "x.y.ml", "army.mil.mail.ml"}) EXPECT_TRUE(m.match(d)) << d;
+}
+
+TEST(Matcher, NameReuseNeverChangesAnotherVerdict) {
+  // tld-swap and combosquat are tried only when nothing else matched, whatever the distance or
+  // rule id: army.ml stays a suffix typo, lockheedmartin.ca a two-edit suffix typo.
+  const Matcher m = make_matcher("protect army.mil id=9\nprotect lockheedmartin.com id=2\nprotect mil id=5\n");
+  const std::pair<const char*, const char*> cases[] = {
+      {"army.ml", "tld-omission"},          {"army.mil.com", "appended-tld"}, {"armymil.com", "missing-dot"},
+      {"lockheedmartin.ca", "tld-multi-edit"}, {"army.net", "tld-swap"},     {"lockheedmartinmail.com", "combosquat"}};
+  for (const auto& [domain, technique] : cases) expect_technique(m, domain, technique);
+}
+
+TEST(Matcher, TldSwapNeedsARealSuffixAndADomainRule) {
+  const Matcher tld = make_matcher("protect mil id=1\n");
+  for (const char* d : {"mil.com", "mil.net", "x.mil.org", "loginmil.com", "mil-login.com"}) EXPECT_FALSE(tld.match(d)) << d;
+  const Matcher m = make_matcher("protect bbc.co.uk id=1\nprotect canada.gc.ca id=2\n");
+  for (const char* d : {"bbc.com", "bbc.co", "bbc.de", "www.bbc.com.au", "canada.gc.com", "canada.com"}) {
+    expect_technique(m, d, "tld-swap");
+  }
+  // No real suffix (libpsl's default rule only), or the name not left of the suffix.
+  for (const char* d : {"bbc.notasuffix", "bbc.co.notasuffix", "bbc.example.com", "gc.com", "bbc-co.com"}) {
+    EXPECT_FALSE(m.match(d)) << d << " -> " << m.match(d)->technique;
+  }
+}
+
+TEST(Matcher, CombosquatOnlyInTheRegistrableLabel) {
+  const Matcher m = make_matcher("protect se.ibm.com id=1\nprotect canada.gc.ca id=2\nprotect rolls-royce.com id=3\n");
+  for (const char* d : {"se.loginibm.com", "x.se.ibm-mail.com", "canada.gclogin.ca", "canadalogin.gc.ca",
+                        "rolls-login.com", "login-royce.com", "rolls-royce-help.com", "securerolls-royce.com"}) {
+    expect_technique(m, d, "combosquat");
+  }
+  // loginse.ibm.com is IBM's own; rolls-royce-login-x is no keyword at an end.
+  for (const char* d : {"loginse.ibm.com", "se-login.ibm.com", "rolls-royce-login-x.com", "rolls-xyz.com", "login.com",
+                        "rolls-royce.login.com"}) {
+    EXPECT_FALSE(m.match(d)) << d << " -> " << m.match(d)->technique;
+  }
+}
+
+TEST(Matcher, NameReuseObeysTechniquesAllowAndKeywords) {
+  const Matcher only = make_matcher("protect nato.int id=1 techniques=omission,tld-swap\n");
+  EXPECT_FALSE(only.match("login-nato.int"));
+  EXPECT_TRUE(only.match("nato.org"));
+  const Matcher none = make_matcher("protect nato.int id=1 techniques=omission\n");
+  EXPECT_FALSE(none.match("nato.org"));
+  EXPECT_TRUE(none.match("nto.int"));
+  const Matcher allowed = make_matcher("protect army.mil id=1\nallow army.com\nallow *.army.net\n");
+  EXPECT_FALSE(allowed.match("army.com"));
+  EXPECT_FALSE(allowed.match("mail.army.net"));
+  EXPECT_TRUE(allowed.match("army.org"));
+  const Matcher plain = make_matcher("protect nato.int id=1\n");
+  EXPECT_FALSE(plain.match("natoxyz.int"));
+  const Matcher extended = make_matcher("protect nato.int id=1\nkeywords xyz Intranet\n");
+  for (const char* d : {"natoxyz.int", "xyz-nato.int", "nato-intranet.int", "nato-login.int"}) {
+    expect_technique(extended, d, "combosquat");
+  }
 }
 
 TEST(Matcher, DeepDomainsMatchLikeShallowOnes) {
@@ -180,11 +261,7 @@ TEST(Matcher, DomainRuleTldTyposNeedNotExist) {
       {"army.mi", "tld-omission"}, {"army.mill", "tld-repetition"}, {"army.mll", "tld-homoglyph"},
       {"army.nil", "tld-keyboard"}, {"army.mli", "tld-transposition"}, {"army.mal", "tld-vowel-swap"},
       {"army.mxl", "tld-replacement"}, {"army.eil", "tld-bitsquatting"}, {"army.mixl", "tld-insertion"}};
-  for (const auto& [domain, technique] : cases) {
-    const auto r = m.match(domain);
-    ASSERT_TRUE(r) << domain;
-    EXPECT_EQ(r->technique, technique) << domain;
-  }
+  for (const auto& [domain, technique] : cases) expect_technique(m, domain, technique);
 }
 
 TEST(Matcher, AllowBeatsLookalikeButNotWatch) {
