@@ -21,7 +21,8 @@ struct Match {
   std::string protected_domain;       // what it imitates, e.g. "mil" or "army.mil"
   std::string technique;              // one of technique_names() (rules.h); see rules/README.md
   // Edit distance (code points) to what it imitates; structural techniques (appended-tld,
-  // missing-dot, subdomain) count 1, hyphenation counts the added hyphens, watch-list is 0.
+  // missing-dot, subdomain, tld-swap, combosquat) count 1, hyphenation counts the added
+  // hyphens, watch-list is 0.
   std::uint32_t distance = 0;
 };
 
