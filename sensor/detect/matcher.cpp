@@ -854,7 +854,7 @@ struct Target {
   std::size_t labels = 0;
   std::string skeleton;
   std::uint64_t allowed = 0;  // bit t: the rule may report technique t
-  bool allows_all = false;    // no techniques= option
+  bool allows_all = false;    // no techniques= or except= option
 
   bool allows(TechId t) const { return t < 64 ? ((allowed >> t) & 1) != 0 : allows_all; }
 };
@@ -1424,9 +1424,13 @@ struct Matcher::Impl {
     if (!norm) return;  // the loader validated it; a hand-built RuleSet may not have
     Target t;
     t.rule = &rule;
-    t.allows_all = rule.techniques.empty();
+    t.allows_all = rule.techniques.empty() && rule.except_techniques.empty();
+    const auto listed = [](const std::vector<std::string>& names, std::string_view name) {
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
     for (std::size_t i = 0; i < technique_names().size() && i < 64; ++i) {
-      if (t.allows_all || std::find(rule.techniques.begin(), rule.techniques.end(), technique_names()[i]) != rule.techniques.end()) {
+      const std::string_view name = technique_names()[i];
+      if ((rule.techniques.empty() || listed(rule.techniques, name)) && !listed(rule.except_techniques, name)) {
         t.allowed |= std::uint64_t{1} << i;
       }
     }

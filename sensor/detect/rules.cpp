@@ -246,7 +246,7 @@ void Loader::parse_line(std::string_view line, const std::string& file, std::uin
       rule.severity = *s;
     } else if (key == "msg") {
       rule.msg = value;
-    } else if (key == "distance" || key == "techniques") {
+    } else if (key == "distance" || key == "techniques" || key == "except") {
       if (rule.kind != RuleKind::Protect) {
         bad("'" + key + "' is only valid for protect");
         continue;
@@ -278,8 +278,8 @@ void Loader::parse_line(std::string_view line, const std::string& file, std::uin
           names.push_back(name);
           start = comma + 1;
         }
-        if (value.empty()) bad("techniques needs at least one name");
-        if (names_ok) rule.techniques = std::move(names);
+        if (value.empty()) bad(key + " needs at least one name");
+        if (names_ok) (key == "techniques" ? rule.techniques : rule.except_techniques) = std::move(names);
       }
     } else {
       bad("unknown option '" + key + "'");

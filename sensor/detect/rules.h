@@ -34,6 +34,8 @@ struct ProtectRule {
   std::uint32_t max_distance = 1;
   // protect only: technique names this rule may report; empty means all of them.
   std::vector<std::string> techniques;
+  // protect only: technique names it may not report (`except=`), whatever `techniques` says.
+  std::vector<std::string> except_techniques;
 };
 
 // `allow` rules: an exact domain, or (wildcard) anything strictly below a suffix.

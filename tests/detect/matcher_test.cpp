@@ -226,6 +226,14 @@ TEST(Matcher, NameReuseObeysTechniquesAllowAndKeywords) {
   const Matcher none = make_matcher("protect nato.int id=1 techniques=omission\n");
   EXPECT_FALSE(none.match("nato.org"));
   EXPECT_TRUE(none.match("nto.int"));
+  // except= takes techniques out of all of them (or out of techniques=).
+  const Matcher but = make_matcher("protect nato.int id=1 except=tld-swap\n");
+  EXPECT_FALSE(but.match("nato.org"));
+  EXPECT_TRUE(but.match("login-nato.int"));
+  EXPECT_TRUE(but.match("nto.int"));
+  const Matcher narrowed = make_matcher("protect nato.int id=1 techniques=omission,tld-swap except=omission\n");
+  EXPECT_FALSE(narrowed.match("nto.int"));
+  EXPECT_TRUE(narrowed.match("nato.org"));
   const Matcher allowed = make_matcher("protect army.mil id=1\nallow army.com\nallow *.army.net\n");
   EXPECT_FALSE(allowed.match("army.com"));
   EXPECT_FALSE(allowed.match("mail.army.net"));

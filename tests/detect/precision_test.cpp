@@ -76,5 +76,25 @@ TEST(Precision, PrivatePslDomainsRaiseAlmostNoAlerts) {
   EXPECT_LE(alerts.size(), kMaxFalseAlerts);
 }
 
+// The public mail services half the world writes to: tld-swap and combosquat must not turn a
+// generic protected name (mail.mil) into an alert on every one of them.
+TEST(Precision, PublicMailServicesNeverAlert) {
+  const std::string dir = std::string(RCPTWATCH_SOURCE_DIR) + "/rules/";
+  auto rules = load_rule_files({dir + "default.rules", dir + "governments.rules", dir + "example-company.rules"});
+  ASSERT_TRUE(rules) << rules.error().front().to_string();
+  const Matcher m(*rules);
+  for (const char* d : {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
+                        "aol.com", "icloud.com", "me.com", "mail.com", "mail.ru", "mail.de", "gmx.de", "gmx.net",
+                        "web.de", "t-online.de", "proton.me", "protonmail.com", "yandex.ru", "zoho.com", "qq.com",
+                        "163.com", "orange.fr", "free.fr", "laposte.net", "btinternet.com", "sky.com"}) {
+    const auto r = m.match(d);
+    EXPECT_FALSE(r) << d << " -> " << r->protected_domain << " (" << r->technique << ")";
+  }
+  // ... while the same packs still catch the wrong suffix on a specific name.
+  const auto army = m.match("army.com");
+  ASSERT_TRUE(army);
+  EXPECT_EQ(army->technique, "tld-swap");
+}
+
 }  // namespace
 }  // namespace rcptwatch::detect

@@ -42,7 +42,7 @@ TEST(Rules, ParsesAllKeywordsAndOptions) {
   const auto r = parse_rules(R"(# comment line
 
 protect MIL. id=1 severity=critical msg="Lookalike of US military .mil"   # trailing comment
-protect nato.int id=7 severity=low msg=NATO distance=2 techniques=omission,tld-omission
+protect nato.int id=7 severity=low msg=NATO distance=2 techniques=omission,tld-omission except=tld-omission
   allow   ibn.com
 allow *.partner.ml
 watch evil.example id=9 msg="has \"quotes\" and # hash"
@@ -66,6 +66,7 @@ protect )" "n\xC3\xA4to.int\n",
   EXPECT_EQ(nato.msg, "NATO");
   EXPECT_EQ(nato.max_distance, 2u);
   EXPECT_EQ(nato.techniques, (std::vector<std::string>{"omission", "tld-omission"}));
+  EXPECT_EQ(nato.except_techniques, (std::vector<std::string>{"tld-omission"}));
   const ProtectRule& evil = set.rules()[2];
   EXPECT_EQ(evil.kind, RuleKind::Watch);
   EXPECT_FALSE(evil.wildcard);
@@ -151,6 +152,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad option: distance=3 needs"},
         BadLine{"protect nato.int techniques=omission,typo\n", 1, 18, "bad option: unknown technique 'typo'"},
         BadLine{"protect nato.int techniques=\n", 1, 18, "bad option: techniques needs"},
+        BadLine{"protect nato.int except=tld-swap,typo\n", 1, 18, "bad option: unknown technique 'typo'"},
+        BadLine{"protect nato.int except=\n", 1, 18, "bad option: except needs"},
+        BadLine{"watch evil.com except=omission\n", 1, 16, "bad option: 'except' is only valid for protect"},
         BadLine{"protect nato.int colour=red\n", 1, 18, "bad option: unknown option 'colour'"},
         BadLine{"protect nato.int critical\n", 1, 18, "bad option: expected key=value"},
         BadLine{"protect nato.int =x\n", 1, 18, "bad option: expected key=value"},
