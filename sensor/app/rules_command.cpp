@@ -103,7 +103,9 @@ int check_main(int argc, const char* const* argv, std::ostream& out, std::ostrea
   std::size_t protect = 0;
   std::size_t watch = 0;
   for (const detect::ProtectRule& r : (*rules)->rules()) (r.kind == detect::RuleKind::Watch ? watch : protect)++;
-  out << "ok: " << protect << " protect, " << (*rules)->allows().size() << " allow, " << watch << " watch rules\n";
+  out << "ok: " << protect << " protect, " << (*rules)->allows().size() << " allow, " << watch << " watch rules";
+  if (!(*rules)->keywords().empty()) out << ", " << (*rules)->keywords().size() << " added combosquat keywords";
+  out << "\n";
   return 0;
 }
 

@@ -55,6 +55,8 @@ TEST(RulesCheck, CountsAndErrors) {
   const CommandRun ok = run({"check", good});
   EXPECT_EQ(ok.status, 0);
   EXPECT_EQ(ok.out, "ok: 2 protect, 1 allow, 1 watch rules\n");
+  const std::string words = write_temp("words.rules", "protect nato.int\nkeywords intranet staff\n");
+  EXPECT_EQ(run({"check", words}).out, "ok: 1 protect, 0 allow, 0 watch rules, 2 added combosquat keywords\n");
   const std::string bad = write_temp("bad.rules", "protect nato..int\nprotekt x.com\n");
   const CommandRun r = run({"check", bad});
   EXPECT_EQ(r.status, 2);
