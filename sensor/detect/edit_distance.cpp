@@ -160,10 +160,44 @@ EditScript osa_script(std::u32string_view p, std::u32string_view o) {
   return script;
 }
 
+namespace {
+
+// osa_script_bounded() for cap 1, the matcher's usual case, without the matrix: the back-trace
+// takes equal characters from the end as long as they last (an equal last pair never costs an
+// edit), and what is left before them must be one edit, tried in the back-trace's order.
+bool one_edit_script(std::u32string_view p, std::u32string_view o, BoundedEditScript& out) {
+  std::size_t i = p.size();
+  std::size_t j = o.size();
+  while (i > 0 && j > 0 && p[i - 1] == o[j - 1]) {
+    --i;
+    --j;
+  }
+  out.distance = 0;
+  if (i == 0 && j == 0) return true;
+  const auto same_before = [&](std::size_t a, std::size_t b) { return a == b && p.substr(0, a) == o.substr(0, b); };
+  EditOp& op = out.ops[0];
+  if (i > 1 && j > 1 && p[i - 1] == o[j - 2] && p[i - 2] == o[j - 1] && p[i - 1] != p[i - 2] && same_before(i - 2, j - 2)) {
+    op = EditOp{EditKind::Transposition, i - 2, j - 2, p[i - 2], o[j - 2]};
+  } else if (i > 0 && j > 0 && same_before(i - 1, j - 1)) {
+    op = EditOp{EditKind::Replacement, i - 1, j - 1, p[i - 1], o[j - 1]};
+  } else if (i > 0 && same_before(i - 1, j)) {
+    op = EditOp{EditKind::Omission, i - 1, j, p[i - 1], 0};
+  } else if (j > 0 && same_before(i, j - 1)) {
+    op = EditOp{EditKind::Insertion, i, j - 1, 0, o[j - 1]};
+  } else {
+    return false;  // more than one edit
+  }
+  out.distance = 1;
+  return true;
+}
+
+}  // namespace
+
 bool osa_script_bounded(std::u32string_view p, std::u32string_view o, std::uint32_t cap, BoundedEditScript& out) {
   const std::size_t m = p.size();
   const std::size_t n = o.size();
   if (cap > kMaxBoundedEdits || m >= kRowCells || n >= kRowCells || (m > n ? m - n : n - m) > cap) return false;
+  if (cap == 1) return one_edit_script(p, o, out);
   Band d(cap, m + 1);
   const std::uint32_t over = d.over();
   for (std::size_t j = 0; j <= std::min(n, std::size_t{cap}); ++j) d.set(0, j, static_cast<std::uint32_t>(j));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <vector>
 
 namespace rcptwatch::detect {
 namespace {
@@ -102,6 +103,38 @@ TEST(EditDistance, BoundedScriptEqualsFullScript) {
       }
     }
   }
+}
+
+// Every pair of texts over three letters up to length 5 (132,496 pairs, 6,564 one edit apart): the cap-1 script,
+// worked out without the matrix, is the full back-trace's, runs of equal letters included.
+TEST(EditDistance, OneEditScriptEqualsFullScriptExhaustively) {
+  std::vector<std::u32string> texts{U""};
+  for (std::size_t begin = 0, len = 0; len < 5; ++len) {
+    const std::size_t end = texts.size();
+    for (std::size_t t = begin; t < end; ++t) {
+      for (const char32_t c : {U'a', U'b', U'c'}) texts.push_back(texts[t] + c);
+    }
+    begin = end;
+  }
+  ASSERT_EQ(texts.size(), 364u);
+  std::size_t one_edit = 0;
+  for (const std::u32string& a : texts) {
+    for (const std::u32string& b : texts) {
+      const EditScript full = osa_script(a, b);
+      BoundedEditScript bounded;
+      const bool ok = osa_script_bounded(a, b, 1, bounded);
+      ASSERT_EQ(ok, full.distance <= 1);
+      if (!ok) continue;
+      ASSERT_EQ(bounded.distance, full.distance);
+      if (full.distance == 0) continue;
+      ++one_edit;
+      const EditOp& x = bounded.ops[0];
+      const EditOp& y = full.ops[0];
+      ASSERT_TRUE(x.kind == y.kind && x.protected_pos == y.protected_pos && x.observed_pos == y.observed_pos &&
+                  x.expected == y.expected && x.observed == y.observed);
+    }
+  }
+  EXPECT_EQ(one_edit, 6564u);  // pairs at distance 1, counted by the full script
 }
 
 }  // namespace
