@@ -31,6 +31,7 @@
 #include "app/workers.h"
 #include "detect/matcher.h"
 #include "detect/rules.h"
+#include "learn/flush_thread.h"
 #include "learn/learner.h"
 
 #ifndef RCPTWATCH_VERSION
@@ -384,24 +385,43 @@ int sensor_main(int argc, const char* const* argv) {
   // Learned rules reach the pipelines at a point of the packet stream (workers: a record in
   // every ring), and the store is written there from every pipeline's batch, so a replay
   // gives the same alerts with any number of workers.
-  auto push_learned = [&] {
+  auto push_learned = [&](std::shared_ptr<const detect::Matcher> learned) {
     if (single) {
-      single->set_learned_matcher(learner->matcher());
+      single->set_learned_matcher(std::move(learned));
     } else {
-      pool->set_learned_matcher(learner->matcher());
+      pool->set_learned_matcher(std::move(learned));
     }
   };
+  if (learner && learner->matcher()) push_learned(learner->matcher());
+  // Live capture flushes on a thread of its own (a flush can take a second); replay in this
+  // thread, where its place in the packet stream makes the alerts reproducible.
+  std::unique_ptr<learn::FlushThread> flusher;
+  if (learner && !replay) flusher = std::make_unique<learn::FlushThread>(*learner);
   auto flush_learned = [&](Timestamp now) {
     learn::ObservationBatch batch = single ? single->take_observations() : pool->take_observations();
+    if (flusher) {
+      flusher->submit(std::move(batch), now);
+      return;
+    }
     auto changed = learner->flush(batch, now);
     if (!changed) {
       spdlog::error("--learn: {}", changed.error());
     } else if (*changed) {
-      push_learned();
+      push_learned(learner->matcher());
       spdlog::info("--learn: {} established correspondents", learner->counters().established);
     }
   };
-  if (learner && learner->matcher()) push_learned();
+  // What the flush thread finished meanwhile (an atomic load when nothing).
+  auto collect_flushed = [&](bool push) {
+    if (!flusher) return;
+    const auto outcome = flusher->take();
+    if (!outcome) return;
+    if (outcome->failures > 0) spdlog::error("--learn: {}", outcome->last_error);
+    if (outcome->matcher_changed) {
+      if (push) push_learned(outcome->matcher);
+      spdlog::info("--learn: {} established correspondents", outcome->established);
+    }
+  };
 
   auto make_stats = [&](Timestamp now) {
     const capture::SourceStats source_total = (*source)->stats();
@@ -409,7 +429,7 @@ int sensor_main(int argc, const char* const* argv) {
       locked.with_lock([&] { write_output_stats(w, options.outputs, outputs, sink); });
       write_source_stats(w, **source);
       if (pool) write_worker_stats(w, *pool);
-      if (learner) write_learn_stats(w, learner->counters());
+      if (learner) write_learn_stats(w, flusher ? flusher->counters() : learner->counters());
     };
     if (single) return single->stats_json(source_total, now, extra);
     std::string extra_json;
@@ -448,7 +468,14 @@ int sensor_main(int argc, const char* const* argv) {
         } else {
           pool->reload(fresh);
         }
-        if (learner && learner->set_configured(fresh)) push_learned();  // its allow rules
+        if (flusher) {  // its allow rules apply to the learned ones too
+          auto learned = flusher->with_learner([&](learn::Learner& l) {
+            return l.set_configured(fresh) ? std::optional(l.matcher()) : std::nullopt;
+          });
+          if (learned) push_learned(*learned);
+        } else if (learner && learner->set_configured(fresh)) {
+          push_learned(learner->matcher());
+        }
         spdlog::warn("SIGHUP: rules reloaded ({} rules)", (*reloaded)->rules().size());
       } else {
         for (const auto& e : reloaded.error()) spdlog::error("SIGHUP: {}", e.to_string());
@@ -464,6 +491,7 @@ int sensor_main(int argc, const char* const* argv) {
       next_wall_stats += std::chrono::seconds(options.stats_interval_s);
       write_stats(wall_clock_now(), true);
     }
+    collect_flushed(true);
     const capture::NextStatus next = (*source)->next(packet);
     if (next == capture::NextStatus::Packet) {
       if (interval_usec > 0 && replay) {
@@ -506,6 +534,10 @@ int sensor_main(int argc, const char* const* argv) {
     pool->finish(last_ts);
   }
   if (learner) flush_learned(last_ts.usec != 0 ? last_ts : wall_clock_now());
+  if (flusher) {
+    flusher->stop();        // writes what is queued
+    collect_flushed(false);  // the pipelines are done: only the log is left
+  }
   if (options.stats) write_stats(wall_clock_now(), false);
   // Deliver what is queued (bounded wait), then report what could not be delivered.
   const auto deadline = alert::SteadyClock::now() + std::chrono::milliseconds(options.flush_timeout_ms);
