@@ -135,6 +135,14 @@ def main():
                              b":<user@d\xc3\xa9fense.gov> SMTPUTF8", b":<unterminated@x", b"<a@b>"]):
         write("address", bytes([i & 1]) + arg, "addr-%d" % i)
 
+    # Matcher: recipient domains of every technique, IDNs, malformed punycode, edge lengths.
+    for i, d in enumerate(["army.ml", "army.com", "mail.army.com", "nato-login.int", "loginnato.int", "natologin.int",
+                           "rolls-login.com", "login-royce.com", "canada.gc.com", "se.ibm.net", "seibm.com",
+                           "army.mil.com", "arrny.mil", "xn--80ak6aa92e.com", "xn---nchen-3ya.de", "xn--zz.ml",
+                           "b\u00fccher-login.de", "nato.int.", "-.-.-", "a" * 63 + "." + "b" * 63 + ".com",
+                           ".".join(["x"] * 127), "intranet-nato.int", "staff-portal-rolls-royce.com"]):
+        write("matcher", d.encode("utf-8"), "domain-%d" % i)
+
     # Rules: the shipped rule files.
     for name in sorted(os.listdir(os.path.join(ROOT, "rules"))):
         if name.endswith(".rules"):

@@ -57,7 +57,6 @@ struct SpoofClose {
 // Hashing
 
 constexpr std::size_t kMaxText = 256;  // domains are at most 253 characters
-constexpr std::uint64_t kPoly = 0x100000001b3ULL;
 
 std::uint64_t mix64(std::uint64_t x) {
   x ^= x >> 30;

@@ -22,6 +22,16 @@
 
 namespace rcptwatch::learn {
 
+// What one or more finished flushes produced (outside FlushThread: a nested class with default
+// member initializers is not default-constructible inside its enclosing class, for clang).
+struct FlushOutcome {
+  bool matcher_changed = false;
+  std::shared_ptr<const detect::Matcher> matcher;  // when changed (null: nothing established)
+  std::uint64_t failures = 0;                      // flushes that failed (their batch is lost)
+  std::string last_error;
+  std::uint64_t established = 0;
+};
+
 class FlushThread {
  public:
   // `learner` must outlive this; from here on it is only used through this object.
@@ -35,13 +45,7 @@ class FlushThread {
   void submit(ObservationBatch batch, Timestamp now);
 
   // What finished flushes produced since the last call (cheap when nothing did).
-  struct Outcome {
-    bool matcher_changed = false;
-    std::shared_ptr<const detect::Matcher> matcher;  // when changed (null: nothing established)
-    std::uint64_t failures = 0;                      // flushes that failed (their batch is lost)
-    std::string last_error;
-    std::uint64_t established = 0;
-  };
+  using Outcome = FlushOutcome;
   std::optional<Outcome> take();
 
   // Runs f(learner) with the thread held off (SIGHUP: new configured rules); returns what f
