@@ -12,7 +12,10 @@ bool is_watched_qtype(std::uint16_t t) {
   return t == dns::rr_type::kMx || t == dns::rr_type::kA || t == dns::rr_type::kAaaa;
 }
 
-alert::Alert base_alert(const detect::Match& m, bool learned, Timestamp ts) {
+}  // namespace
+
+alert::Alert verdict_alert(const NameVerdict& v, Timestamp ts) {
+  const detect::Match& m = v.match;
   alert::Alert a;
   a.ts = ts;
   a.signature_id = m.rule->id;
@@ -23,7 +26,7 @@ alert::Alert base_alert(const detect::Match& m, bool learned, Timestamp ts) {
   a.protected_domain = m.protected_domain;
   a.technique = m.technique;
   a.distance = m.distance;
-  a.learned = learned;
+  a.learned = v.learned;
   return a;
 }
 
@@ -35,8 +38,6 @@ void fill_flow(alert::Alert& a, const flow::ConnectionInfo& info) {
   a.dest_port = info.server_port;
   a.capture = std::string(flow::to_string(info.quality()));
 }
-
-}  // namespace
 
 // DNS over TCP (RFC 7766): each message is preceded by its 16-bit length. One buffer per
 // direction holds at most one message (64 KiB); a gap loses the framing for good, so that
@@ -184,7 +185,7 @@ void EncryptedWatch::on_dns_message(Bytes message, const IpAddress& client,
       correlator_.learn_mx_response(msg, v->match.domain, ts);
     }
     ++counters_.dns_alerts;
-    alert::Alert a = base_alert(v->match, v->learned, ts);
+    alert::Alert a = verdict_alert(*v, ts);
     a.flow_id = flow_id;
     a.src_ip = client;
     a.src_port = client_port;
@@ -227,7 +228,7 @@ void EncryptedWatch::on_dns_message(Bytes message, const IpAddress& client,
 void EncryptedWatch::raise_host_alert(const flow::ConnectionInfo& info, const NameVerdict& v,
                                       std::string_view source, std::string_view host,
                                       std::optional<bool> tls, Timestamp ts) {
-  alert::Alert a = base_alert(v.match, v.learned, ts);
+  alert::Alert a = verdict_alert(v, ts);
   fill_flow(a, info);
   a.source = std::string(source);
   a.server_name = std::string(host);
@@ -294,7 +295,7 @@ void EncryptedWatch::SmtpWatch::raise_correlation(Timestamp ts, bool tls) {
   const std::optional<NameVerdict> v = owner_.judge_name(binding_->domain);
   if (!v) return;  // the rules changed since the answer was seen
   ++owner_.counters_.mx_correlation_alerts;
-  alert::Alert a = base_alert(v->match, v->learned, ts);
+  alert::Alert a = verdict_alert(*v, ts);
   fill_flow(a, info_);
   a.technique = "mx-correlation";
   a.source = "mx-correlation";

@@ -41,6 +41,11 @@ struct NameVerdict {
   bool learned = false;
 };
 
+// An alert for `v` at `ts`: rule, lookalike and learned fields (every alert kind starts here).
+alert::Alert verdict_alert(const NameVerdict& v, Timestamp ts);
+// The connection's fields of an alert: flow id, endpoints, capture quality.
+void fill_flow(alert::Alert& a, const flow::ConnectionInfo& info);
+
 class EncryptedWatch {
  public:
   // `matcher` and `learned` are the Pipeline's own pointers, read at each use (reloads).

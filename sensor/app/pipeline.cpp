@@ -206,38 +206,19 @@ void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
   // The configured rules, then (--learn) the learned ones: the same order as for server names.
   const std::optional<NameVerdict> verdict = watch_->judge_name(event.domain);
   if (!verdict) return;
-  const detect::Match& match = verdict->match;
   ++counters_.alerts;
-  ++counters_.alerts_by_rule[match.rule->id];
 
-  alert::Alert a;
-  a.ts = event.ts;
-  a.flow_id = info.id;
-  a.src_ip = info.client_ip;
-  a.src_port = info.client_port;
-  a.dest_ip = info.server_ip;
-  a.dest_port = info.server_port;
-  a.capture = std::string(flow::to_string(info.quality()));
-  a.signature_id = match.rule->id;
-  a.signature = match.rule->msg;
-  a.severity = match.rule->severity;
+  alert::Alert a = verdict_alert(*verdict, event.ts);
+  fill_flow(a, info);
   a.helo = std::string(event.helo);
   a.mail_from = std::string(event.mail_from);
   a.rcpt_to = std::string(event.rcpt_to);
   a.rcpt_reply = event.reply;
   a.transaction = event.transaction;
-  a.domain = match.domain;
-  a.domain_unicode = match.domain_unicode;
-  a.protected_domain = match.protected_domain;
-  a.technique = match.technique;
-  a.distance = match.distance;
-  a.learned = verdict->learned;
-  a.sensor_name = config_.sensor_name;
-  a.in_iface = config_.in_iface;
-  a.community_id = ctx.community_id(info);
+  a.community_id = ctx.community_id(info);  // worked out once per connection
   a.direction = std::string(fleet::to_string(ctx.direction));
   if (evidence_) a.evidence = evidence_->on_alert(ctx.key, info.id, info.first_seen);
-  sink_.write_alert(a);
+  identity_sink_.write_alert(a);  // the sensor's identity and the per-rule count, as for every alert
 }
 
 void Pipeline::write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,

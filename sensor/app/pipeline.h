@@ -118,8 +118,9 @@ class Pipeline final : private flow::StreamConsumerFactory {
   void write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
                          const FlowContext& ctx, Timestamp ts, std::string_view event_type) const;
 
-  // Stamps the fleet identity (sensor_name, in_iface, community_id, network.direction) on
-  // alerts made outside judge() (DNS, server names, SNI), which know their endpoints only.
+  // Stamps the fleet identity (sensor_name, in_iface, community_id, network.direction) on every
+  // alert, and counts it by rule; what an alert already carries (judge(): the connection's
+  // cached Community ID) is kept.
   class IdentitySink final : public alert::AlertSink {
    public:
     IdentitySink(const PipelineConfig& config, alert::AlertSink& next, PipelineCounters& counters)
