@@ -10,8 +10,7 @@ SRC=${2:?usage: replay_rsyslog.sh RCPTWATCH SOURCE_DIR}
 # shellcheck source=rsyslog_lib.sh
 source "$(dirname "$0")/rsyslog_lib.sh"
 
-start_rsyslog
-wait_udp_ready
+start_rsyslog_fresh
 
 total=0
 for name in demo smtp-grammar pipelined; do

@@ -14,8 +14,7 @@ source "$(dirname "$0")/rsyslog_lib.sh"
 counter() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
 # --- 1. Formats: rsyslog up, every alert arrives with the right fields. -------------------
-start_rsyslog
-wait_udp_ready
+start_rsyslog_fresh
 N=60
 OUT=$(timeout 60 "$SENDER" --output "syslog+udp://127.0.0.1:$UDP_PORT?format=rfc5424" --count $N \
       --hostname fmt-udp)
