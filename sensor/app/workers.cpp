@@ -16,11 +16,11 @@ std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[
 // FNV-1a over both addresses, the smaller first: symmetric by construction.
 std::uint64_t pair_hash(const std::uint8_t* a, const std::uint8_t* b, std::size_t len) {
   if (std::memcmp(a, b, len) > 0) std::swap(a, b);
-  std::uint64_t h = 0xcbf29ce484222325ULL;
+  Fnv1a h;
   for (const std::uint8_t* p : {a, b}) {
-    for (std::size_t i = 0; i < len; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+    for (std::size_t i = 0; i < len; ++i) h.add(p[i]);
   }
-  return fmix64(h ^ len);
+  return fmix64(h.value() ^ len);
 }
 
 constexpr std::uint16_t kEtherIpv4 = 0x0800;

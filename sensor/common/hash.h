@@ -15,4 +15,16 @@ constexpr std::uint64_t fmix64(std::uint64_t x) {
   return x;
 }
 
+// FNV-1a, fed byte by byte: for keys that must hash the same in every process and version
+// (the correspondent store keeps these hashes on disk; worker routing must be reproducible).
+// Not for tables keyed by what the network sends (no seed): those use fmix64 with a seed.
+class Fnv1a {
+ public:
+  constexpr void add(std::uint8_t byte) { h_ = (h_ ^ byte) * 0x100000001b3ULL; }
+  constexpr std::uint64_t value() const { return h_; }
+
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
 }  // namespace rcptwatch

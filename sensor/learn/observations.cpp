@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/hash.h"
 #include "detect/domain_name.h"
 
 namespace rcptwatch::learn {
@@ -37,12 +38,12 @@ void ObservationCounters::add(const ObservationCounters& o) {
 }
 
 std::uint64_t sender_hash(std::string_view address) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
+  Fnv1a h;
   for (const char c : address) {
     const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    h = (h ^ static_cast<unsigned char>(lower)) * 0x100000001b3ULL;
+    h.add(static_cast<unsigned char>(lower));
   }
-  return h;
+  return h.value();
 }
 
 std::string learnable_domain(std::string_view domain) {
