@@ -1869,34 +1869,32 @@ void Matcher::Impl::match_name_reuse(const LabelStarts& ascii_labels, std::strin
     const std::size_t end = u_labels.end_of(i + 1);
     const std::string_view label = u.substr(start, end - start);
     const std::string_view after = u.substr(end);
-    auto probe = [&](std::string_view name) {
-      if (name.empty()) return;
+    const auto hit = [&](std::uint32_t idx) { hits.push_back(Hit{idx, static_cast<std::uint32_t>(i), false}); };
+    // f(n, from) for every protected label count n whose last n labels include label i, `from`
+    // being where those labels start.
+    const auto each_tail_with_label = [&](auto&& f) {
       for (const std::size_t n : domain_label_counts) {
         if (n > labels) break;
-        if (labels - n > i) continue;  // label i is not among the last n
-        const std::size_t from = u_labels.start_of(labels - n);
-        const std::string_view before = u.substr(from, start - from);
-        if (!may_have_key(KeyKind::Unicode, before.size() + name.size() + after.size())) continue;
-        find_key(KeyHasher(KeyKind::Unicode, n).add(before).add(name).add(after), [&](std::uint32_t idx) {
-          hits.push_back(Hit{idx, static_cast<std::uint32_t>(i), false});
-        });
+        if (labels - n <= i) f(n, u_labels.start_of(labels - n));
       }
+    };
+    auto probe = [&](std::string_view name) {
+      if (name.empty()) return;
+      each_tail_with_label([&](std::size_t n, std::size_t from) {
+        const std::string_view before = u.substr(from, start - from);
+        if (!may_have_key(KeyKind::Unicode, before.size() + name.size() + after.size())) return;
+        find_key(KeyHasher(KeyKind::Unicode, n).add(before).add(name).add(after), hit);
+      });
     };
     // A word of a hyphenated label that is a keyword stands for any word of the protected label.
     const bool parts = has_keys(KeyKind::PartStarred) && label.find('-') != std::string_view::npos;
     for (std::size_t ps = 0; parts && ps <= label.size();) {
       const std::size_t pe = std::min(label.find('-', ps), label.size());
       if (keyword_starts.contains(label.substr(ps, pe - ps))) {
-        for (const std::size_t n : domain_label_counts) {
-          if (n > labels) break;
-          if (labels - n > i) continue;
-          const std::size_t from = u_labels.start_of(labels - n);
-          const KeyHasher key = KeyHasher(KeyKind::PartStarred, n)
-                                    .add(u.substr(from, start + ps - from))
-                                    .add("*")
-                                    .add(u.substr(start + pe));
-          find_key(key, [&](std::uint32_t idx) { hits.push_back(Hit{idx, static_cast<std::uint32_t>(i), false}); });
-        }
+        each_tail_with_label([&](std::size_t n, std::size_t from) {
+          find_key(KeyHasher(KeyKind::PartStarred, n).add(u.substr(from, start + ps - from)).add("*").add(u.substr(start + pe)),
+                   hit);
+        });
       }
       ps = pe + 1;
     }
