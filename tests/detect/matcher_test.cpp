@@ -397,6 +397,43 @@ TEST(Matcher, LargeIndexLosesNoEditWithinDistance) {
   EXPECT_FALSE(m.match_uncached("zzzzzzzzzzzzzzzzzzzzzzzz.com"));
 }
 
+TEST(Matcher, LargeExactKeyTableLosesNoStructuralTrick) {
+  // 20,000 rules make the exact-key table big enough (over 1 MiB) to have a Bloom filter in
+  // front of it: every structural trick of every rule must still be found through it.
+  std::mt19937_64 rng(5);
+  const std::string letters = "abcdefghijklmnopqrstuvwxyz";
+  std::uniform_int_distribution<std::size_t> letter(0, letters.size() - 1);
+  std::vector<std::string> names;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    std::string n;
+    for (std::size_t k = 0; k < 9; ++k) n.push_back(letters[letter(rng)]);
+    names.push_back(n);
+    text += "protect " + n + ".com\n";
+  }
+  const Matcher m = make_matcher(text.c_str());
+  const std::pair<const char*, const char*> tricks[] = {
+      {".com.ru", "appended-tld"}, {"com.net", "missing-dot"}, {"-com.net", "dot-to-hyphen"}};
+  int lost = 0;
+  for (std::size_t i = 0; i < names.size(); i += 7) {
+    for (const auto& [tail, technique] : tricks) {
+      const std::string d = names[i] + tail;
+      const auto r = m.match_uncached(d);
+      if (!r || r->protected_domain != names[i] + ".com" || r->technique != technique) {
+        ++lost;
+        ADD_FAILURE() << d << ": " << (r ? r->technique + " of " + r->protected_domain : std::string("no match"));
+      }
+    }
+    const std::string split = names[i].substr(0, 4) + "." + names[i].substr(4) + ".com";
+    const auto r = m.match_uncached(split);
+    if (!r || r->technique != "subdomain") {
+      ++lost;
+      ADD_FAILURE() << split << ": " << (r ? r->technique : std::string("no match"));
+    }
+  }
+  EXPECT_EQ(lost, 0);
+}
+
 TEST(Matcher, VerdictCacheGivesTheSameAnswers) {
   auto rules = parse_rules(kRules, "test.rules");
   ASSERT_TRUE(rules);
