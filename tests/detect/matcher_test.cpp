@@ -357,6 +357,20 @@ TEST(Matcher, ManyRulesStillPickTheClosest) {
   EXPECT_FALSE(m.match("mail.host17.example.org"));
 }
 
+// `count` names of `alphabet` characters, of lengths min_len..max_len in turn.
+std::vector<std::string> random_names(std::mt19937_64& rng, const std::string& alphabet, int count, std::size_t min_len,
+                                      std::size_t max_len) {
+  std::uniform_int_distribution<std::size_t> letter(0, alphabet.size() - 1);
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    std::string n;
+    const std::size_t len = min_len + static_cast<std::size_t>(i) % (max_len - min_len + 1);
+    for (std::size_t k = 0; k < len; ++k) n.push_back(alphabet[letter(rng)]);
+    names.push_back(n);
+  }
+  return names;
+}
+
 TEST(Matcher, LargeIndexLosesNoEditWithinDistance) {
   // 4,000 rules at distance 2 take the indexed path (a deletion table behind a Bloom filter of
   // its variants). Two random edits of any rule must still match some rule within distance 2:
@@ -364,15 +378,9 @@ TEST(Matcher, LargeIndexLosesNoEditWithinDistance) {
   std::mt19937_64 rng(11);
   const std::string letters = "abcdefghijklmnopqrstuvwxyz0123456789";
   std::uniform_int_distribution<std::size_t> letter(0, letters.size() - 1);
-  std::vector<std::string> names;
+  const std::vector<std::string> names = random_names(rng, letters, 4000, 8, 16);
   std::string text;
-  for (int i = 0; i < 4000; ++i) {
-    std::string n;
-    const std::size_t len = 8 + static_cast<std::size_t>(i % 9);
-    for (std::size_t k = 0; k < len; ++k) n.push_back(letters[letter(rng)]);
-    names.push_back(n);
-    text += "protect " + n + ".com distance=2\n";
-  }
+  for (const std::string& n : names) text += "protect " + n + ".com distance=2\n";
   const Matcher m = make_matcher(text.c_str());
   int lost = 0;
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -401,16 +409,9 @@ TEST(Matcher, LargeExactKeyTableLosesNoStructuralTrick) {
   // 20,000 rules make the exact-key table big enough (over 1 MiB) to have a Bloom filter in
   // front of it: every structural trick of every rule must still be found through it.
   std::mt19937_64 rng(5);
-  const std::string letters = "abcdefghijklmnopqrstuvwxyz";
-  std::uniform_int_distribution<std::size_t> letter(0, letters.size() - 1);
-  std::vector<std::string> names;
+  const std::vector<std::string> names = random_names(rng, "abcdefghijklmnopqrstuvwxyz", 20000, 9, 9);
   std::string text;
-  for (int i = 0; i < 20000; ++i) {
-    std::string n;
-    for (std::size_t k = 0; k < 9; ++k) n.push_back(letters[letter(rng)]);
-    names.push_back(n);
-    text += "protect " + n + ".com\n";
-  }
+  for (const std::string& n : names) text += "protect " + n + ".com\n";
   const Matcher m = make_matcher(text.c_str());
   const std::pair<const char*, const char*> tricks[] = {
       {".com.ru", "appended-tld"}, {"com.net", "missing-dot"}, {"-com.net", "dot-to-hyphen"}};
