@@ -294,7 +294,10 @@ class KeyFilter {
     const std::uint64_t h = key * kMul;
     words_.data()[h >> shift_] |= mask_of(h);
   }
-  bool may_contain(std::uint64_t key) const {
+  __attribute__((always_inline)) void prefetch(std::uint64_t key) const {
+    __builtin_prefetch(&words_.data()[(key * kMul) >> shift_]);
+  }
+  __attribute__((always_inline)) bool may_contain(std::uint64_t key) const {
     const std::uint64_t h = key * kMul;
     const std::uint64_t m = mask_of(h);
     return (words_.data()[h >> shift_] & m) == m;
@@ -650,21 +653,36 @@ class DeletionIndex {
         if (p.depth <= m.d) out.push_back(m.target);
       });
     };
-    for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
-      // A variant this deep has len - depth characters: is any rule allowing the depth that close?
-      if (!lengths_[depth].test(len - depth)) continue;
-      variants.each(depth, [&](std::uint64_t h) __attribute__((always_inline)) {
-        if (!filter_.may_contain(h)) return;
+    // The filter words too are fetched a batch at a time before any is tested: with many rules
+    // the filter is larger than L2, and a test that waited for its word would hold up the rest.
+    std::array<std::uint64_t, kFilterBatch> keys;
+    std::array<std::uint32_t, kFilterBatch> depths;
+    std::size_t gathered = 0;
+    auto test_gathered = [&] {
+      for (std::size_t k = 0; k < gathered; ++k) {
+        if (!filter_.may_contain(keys[k])) continue;
         Pending& slot = ring[(head + queued) % ring.size()];
-        slot = Pending{table_.probe(DeletionHashes::spread(h)), depth};
+        slot = Pending{table_.probe(DeletionHashes::spread(keys[k])), depths[k]};
         table_.prefetch(slot.probe);
         if (++queued == ring.size()) {
           for (std::size_t i = 0; i < kBatch; ++i) look(ring[(head + i) % ring.size()]);
           head = (head + kBatch) % ring.size();
           queued -= kBatch;
         }
+      }
+      gathered = 0;
+    };
+    for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
+      // A variant this deep has len - depth characters: is any rule allowing the depth that close?
+      if (!lengths_[depth].test(len - depth)) continue;
+      variants.each(depth, [&](std::uint64_t h) __attribute__((always_inline)) {
+        filter_.prefetch(h);
+        keys[gathered] = h;
+        depths[gathered] = depth;
+        if (++gathered == kFilterBatch) test_gathered();
       });
     }
+    test_gathered();
     for (std::size_t i = 0; i < queued; ++i) look(ring[(head + i) % ring.size()]);
   }
 
@@ -674,6 +692,7 @@ class DeletionIndex {
 
  private:
   static constexpr std::size_t kBatch = 32;
+  static constexpr std::size_t kFilterBatch = 64;
   static constexpr std::size_t kFew = 16;  // up to this many rules: no table
   struct Member {
     std::uint32_t target;
