@@ -316,6 +316,9 @@ class KeyFilter {
   unsigned shift_ = 63;
 };
 
+// A table up to this size stays in cache by itself: no filter in front of it.
+constexpr std::size_t kFilterTablesFrom = std::size_t{1} << 20;
+
 // (fingerprint, target) pairs in open addressing over 64-byte buckets of 8 slots: one probe
 // reads one cache line (a full bucket spills into the next one, rarely at this load). The
 // bucket comes from the low bits of the 64-bit hash and the fingerprint is the high 32 bits.
@@ -331,7 +334,7 @@ class HashBuckets {
     if (pending_.empty()) nb = 0;
     mask_ = nb == 0 ? 0 : nb - 1;
     buckets_ = PageArray<Bucket>(nb);
-    filtered_ = nb * sizeof(Bucket) > kFilterFrom;
+    filtered_ = nb * sizeof(Bucket) > kFilterTablesFrom;
     if (filtered_) filter_.reset(pending_.size());
     for (const Pending& p : pending_) {
       insert(p.hash, p.target);
@@ -361,8 +364,7 @@ class HashBuckets {
 
  private:
   static constexpr std::size_t kSlots = 8;
-  // A table up to this size stays in cache by itself: no filter in front of it.
-  static constexpr std::size_t kFilterFrom = std::size_t{1} << 20;
+
   struct Pending {
     std::uint64_t hash;
     std::uint32_t target;
@@ -1267,18 +1269,27 @@ class ExactIndex {
         if (slots_[b].hash == h && keys_[slots_[b].index_plus1 - 1] == keys_[i]) break;
       }
     }
+    // Most domains looked up are no protected domain, nor is any of their parents.
+    filtered_ = n * sizeof(Slot) > kFilterTablesFrom;
+    if (filtered_) {
+      filter_.reset(keys_.size());
+      for (const std::string_view k : keys_) filter_.add(hash(k));
+    }
   }
   // The stored key equal to `key`, or empty.
   std::string_view find(std::string_view key) const {
     if (keys_.empty()) return {};
     const std::uint64_t h = hash(key);
+    if (filtered_ && !filter_.may_contain(h)) return {};
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t b = h & mask; slots_[b].index_plus1 != 0; b = (b + 1) & mask) {
       if (slots_[b].hash == h && keys_[slots_[b].index_plus1 - 1] == key) return keys_[slots_[b].index_plus1 - 1];
     }
     return {};
   }
-  std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot) + keys_.capacity() * sizeof(std::string_view); }
+  std::size_t memory_bytes() const {
+    return slots_.capacity() * sizeof(Slot) + keys_.capacity() * sizeof(std::string_view) + filter_.memory_bytes();
+  }
 
  private:
   struct Slot {
@@ -1288,6 +1299,8 @@ class ExactIndex {
   static std::uint64_t hash(std::string_view s) { return key_hash(KeyKind::Ascii, s, 0); }
   std::vector<std::string_view> keys_;
   std::vector<Slot> slots_;
+  KeyFilter filter_;
+  bool filtered_ = false;
 };
 
 // unordered_map keyed by std::string, found by string_view without building a string.

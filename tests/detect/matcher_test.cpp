@@ -406,17 +406,24 @@ TEST(Matcher, LargeIndexLosesNoEditWithinDistance) {
 }
 
 TEST(Matcher, LargeExactKeyTableLosesNoStructuralTrick) {
-  // 20,000 rules make the exact-key table big enough (over 1 MiB) to have a Bloom filter in
-  // front of it: every structural trick of every rule must still be found through it.
+  // 40,000 rules make the exact-key table and the protected-domain set big enough (over 1 MiB)
+  // to have a Bloom filter in front of each: every structural trick of every rule must still
+  // be found through it, and a protected domain or a name under one must still be its own.
   std::mt19937_64 rng(5);
-  const std::vector<std::string> names = random_names(rng, "abcdefghijklmnopqrstuvwxyz", 20000, 9, 9);
+  const std::vector<std::string> names = random_names(rng, "abcdefghijklmnopqrstuvwxyz", 40000, 9, 9);
   std::string text;
   for (const std::string& n : names) text += "protect " + n + ".com\n";
   const Matcher m = make_matcher(text.c_str());
   const std::pair<const char*, const char*> tricks[] = {
       {".com.ru", "appended-tld"}, {"com.net", "missing-dot"}, {"-com.net", "dot-to-hyphen"}};
   int lost = 0;
-  for (std::size_t i = 0; i < names.size(); i += 7) {
+  for (std::size_t i = 0; i < names.size(); i += 13) {
+    for (const std::string& own : {names[i] + ".com", "mail." + names[i] + ".com"}) {
+      if (m.match_uncached(own)) {
+        ++lost;
+        ADD_FAILURE() << own << " is the protected domain's own, yet alerts";
+      }
+    }
     for (const auto& [tail, technique] : tricks) {
       const std::string d = names[i] + tail;
       const auto r = m.match_uncached(d);
