@@ -364,7 +364,6 @@ class HashBuckets {
 
  private:
   static constexpr std::size_t kSlots = 8;
-
   struct Pending {
     std::uint64_t hash;
     std::uint32_t target;
