@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-asan fuzz bench clean
+.PHONY: all deps build run test test-asan fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -34,11 +34,19 @@ test-asan: deps
 # libFuzzer targets (clang, see fuzz/): builds them, then runs each for FUZZ_SECONDS.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-all
+
+# CI's share of it: the clang build (GCC alone let a clang-only -Werror break `make fuzz`
+# unnoticed), then every committed seed through its target once, deterministic.
+fuzz-smoke: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=0 ./fuzz/run-all
+
+.PHONY: fuzz-build
+fuzz-build: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRCPTWATCH_FUZZ=ON -DBUILD_TESTING=OFF
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
-	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-all
 
 # Benchmarks (bench/): Release build, generated captures (cached in build-bench/captures),
 # floor vs rcptwatch vs tshark, SYN flood, micro-benchmarks; rewrites docs/PERFORMANCE.md.
