@@ -50,9 +50,11 @@ std::vector<std::string> protected_domains(std::size_t n) {
   return out;
 }
 
-std::shared_ptr<const RuleSet> rules_for(const std::vector<std::string>& domains) {
+// `options`: appended to every protect line, e.g. " distance=1" (the default is 2 for a label
+// of 9 characters or more, which is most of these names).
+std::shared_ptr<const RuleSet> rules_for(const std::vector<std::string>& domains, const std::string& options = "") {
   std::string text = "protect mil\n";
-  for (const std::string& d : domains) text += "protect " + d + "\n";
+  for (const std::string& d : domains) text += "protect " + d + options + "\n";
   auto r = parse_rules(text, "bench.rules");
   if (!r) {
     std::fprintf(stderr, "bench rules: %s\n", r.error().front().to_string().c_str());
@@ -111,10 +113,8 @@ void BM_IndexBuild(benchmark::State& state) {
 }
 BENCHMARK(BM_IndexBuild)->Arg(10)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(1);
 
-void BM_Lookup(benchmark::State& state) {
-  const auto domains = protected_domains(static_cast<std::size_t>(state.range(0)));
-  const Matcher m(rules_for(domains));
-  const auto q = queries(domains);
+// Uncached lookups of `q` in turn, as lookups_per_s and hit_ratio.
+void run_uncached(benchmark::State& state, const Matcher& m, const std::vector<std::string>& q) {
   std::size_t i = 0;
   std::size_t hits = 0;
   for (auto _ : state) {
@@ -125,7 +125,20 @@ void BM_Lookup(benchmark::State& state) {
   state.counters["lookups_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["hit_ratio"] = static_cast<double>(hits) / static_cast<double>(state.iterations());
 }
+
+void BM_Lookup(benchmark::State& state) {
+  const auto domains = protected_domains(static_cast<std::size_t>(state.range(0)));
+  run_uncached(state, Matcher(rules_for(domains)), queries(domains));
+}
 BENCHMARK(BM_Lookup)->Arg(10)->Arg(100000)->Unit(benchmark::kNanosecond);
+
+// The same with every rule at distance 1: what distance 2 costs (its deletion variants are
+// about n^2/2 per lookup against n).
+void BM_LookupDistance1(benchmark::State& state) {
+  const auto domains = protected_domains(static_cast<std::size_t>(state.range(0)));
+  run_uncached(state, Matcher(rules_for(domains, " distance=1")), queries(domains));
+}
+BENCHMARK(BM_LookupDistance1)->Arg(100000)->Unit(benchmark::kNanosecond);
 
 // Real registrable domains, none of them a typo by construction: the names under the private
 // section of Debian's public suffix list (about 2,000). Most recipient domains a sensor sees
@@ -150,19 +163,15 @@ std::vector<std::string> real_domains() {
 
 void BM_LookupRealDomains(benchmark::State& state) {
   const auto domains = protected_domains(static_cast<std::size_t>(state.range(0)));
-  const Matcher m(rules_for(domains));
-  const auto q = real_domains();
-  std::size_t i = 0;
-  std::size_t hits = 0;
-  for (auto _ : state) {
-    const auto r = m.match_uncached(q[i]);
-    hits += r.has_value() ? 1 : 0;
-    if (++i == q.size()) i = 0;
-  }
-  state.counters["lookups_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["hit_ratio"] = static_cast<double>(hits) / static_cast<double>(state.iterations());
+  run_uncached(state, Matcher(rules_for(domains)), real_domains());
 }
 BENCHMARK(BM_LookupRealDomains)->Arg(10)->Arg(100000)->Unit(benchmark::kNanosecond);
+
+void BM_LookupRealDomainsDistance1(benchmark::State& state) {
+  const auto domains = protected_domains(static_cast<std::size_t>(state.range(0)));
+  run_uncached(state, Matcher(rules_for(domains, " distance=1")), real_domains());
+}
+BENCHMARK(BM_LookupRealDomainsDistance1)->Arg(100000)->Unit(benchmark::kNanosecond);
 
 // The same 4,097 distinct domains over and over, as recipient domains repeat in real mail:
 // after the first pass every lookup is answered by the verdict cache.

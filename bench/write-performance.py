@@ -271,6 +271,10 @@ def section_matcher(out):
         real = fmt_rate(r["lookups_per_s"]) if r else "n/a"
         lines.append(f"| {n:,} | {build} | {b['index_MiB']:.2f} MiB | {b['rss_delta_MiB']:.0f} MiB | "
                      f"{fmt_rate(u['lookups_per_s'])} | {real} | {fmt_rate(c['lookups_per_s'])} |")
+    u1, r1 = get("BM_LookupDistance1", 100000), get("BM_LookupRealDomainsDistance1", 100000)
+    if u1 and r1:
+        lines.append(f"| 100,000, every rule `distance=1` | | | | {fmt_rate(u1['lookups_per_s'])} | "
+                     f"{fmt_rate(r1['lookups_per_s'])} | |")
     return "\n".join(lines)
 
 
