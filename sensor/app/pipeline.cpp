@@ -41,7 +41,11 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
     if (dir == flow::StreamDir::ToServer) session().on_client_conflict(alternative, ts);
   }
   void on_close(Timestamp ts) override {
-    if (session_) session_->on_close(ts);
+    if (session_) {
+      session_->on_close(ts);
+      owner_.keep_spare(std::move(*session_).release());
+      session_.reset();
+    }
     watch_.on_close(ts);
     owner_.close_connection(ctx_);
   }
@@ -49,7 +53,16 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
  private:
   smtp::SmtpSession& session() {
     smtp::SmtpObserver& observer = *this;  // a private base: convert here, not in emplace
-    if (!session_) session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_);
+    if (!session_) {
+      std::vector<smtp::SmtpSession::Spare>& spares = owner_.spare_sessions_;
+      if (spares.empty()) {
+        session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_);
+      } else {
+        session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_,
+                         std::move(spares.back()));
+        spares.pop_back();
+      }
+    }
     return *session_;
   }
 
@@ -179,6 +192,12 @@ void Pipeline::IdentitySink::write_alert(const alert::Alert& a) {
   }
   ++counters_.alerts_by_rule[stamped.signature_id];
   next_.write_alert(stamped);
+}
+
+void Pipeline::keep_spare(smtp::SmtpSession::Spare spare) {
+  if (spare && spare_sessions_.size() < kMaxSpareSessions) {
+    spare_sessions_.push_back(std::move(spare));
+  }
 }
 
 void Pipeline::close_connection(const FlowContext& ctx) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "alert/json_writer.h"
 #include "alert/sink.h"
@@ -113,6 +114,8 @@ class Pipeline final : private flow::StreamConsumerFactory {
                        const smtp::TransactionEvent& event);
   void log_tls(const flow::ConnectionInfo& info, const FlowContext& ctx, Timestamp ts);
   void close_connection(const FlowContext& ctx);
+  // A closed connection's SMTP session queues, for the next connection's session.
+  void keep_spare(smtp::SmtpSession::Spare spare);
   void hold_evidence(const capture::Packet& packet);
   // The identity fields every event about a connection starts with.
   void write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
@@ -149,6 +152,11 @@ class Pipeline final : private flow::StreamConsumerFactory {
   std::unique_ptr<EncryptedWatch> watch_;  // DNS, MX correlation, server names, SNI
   Timestamp last_ts_;
   std::string event_buffer_;  // reused for smtp events
+  // Queues of closed SMTP sessions, reused by new ones: without them a session allocated about
+  // a dozen times (pending commands, transactions, addresses). At most kMaxSpareSessions, each
+  // under SmtpSession::kMaxSpareBytes: what is kept follows the number of concurrent sessions.
+  static constexpr std::size_t kMaxSpareSessions = 256;
+  std::vector<smtp::SmtpSession::Spare> spare_sessions_;
   std::unique_ptr<fleet::EvidenceStore> evidence_;  // --evidence-dir
   learn::ObservationBatch observations_{config_.learn_max_domains};  // --learn
 };

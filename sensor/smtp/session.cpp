@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "smtp/line_framer.h"
+#include "smtp/slot_queue.h"
 
 namespace rcptwatch::smtp {
 namespace {
@@ -37,57 +38,36 @@ struct Pending {
   std::uint32_t transaction = 0;  // Rcpt: owning transaction
   std::uint32_t recipient_index = kNoIndex;  // Rcpt: slot in the transaction, if kept
   std::uint64_t data_seq = 0;     // Data: which DATA command this is
-  std::string address;            // Rcpt: forward-path
+  std::string address;            // Rcpt: forward-path, when not kept in the transaction
   std::size_t domain_offset = 0;
   std::size_t domain_length = 0;
 };
 
-// FIFO ring of Pending with reusable slots; the session enforces the cap.
-class PendingQueue {
- public:
-  bool empty() const { return size_ == 0; }
-  std::size_t size() const { return size_; }
-  Pending& front() { return slots_[head_]; }
-  void pop_front() {
-    head_ = (head_ + 1) % slots_.size();
-    --size_;
-  }
-  Pending& push_back() {
-    if (size_ == slots_.size()) grow();
-    Pending& slot = slots_[(head_ + size_) % slots_.size()];
-    ++size_;
-    return slot;
-  }
-
- private:
-  void grow() {
-    std::rotate(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(head_),
-                slots_.end());
-    head_ = 0;
-    slots_.resize(std::max<std::size_t>(8, slots_.size() * 2));
-  }
-
-  std::vector<Pending> slots_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-};
-
+// A recipient kept for the TransactionEvent: its forward-path lies in the transaction's
+// `addresses`, so recipients cost no allocation of their own.
 struct StoredRecipient {
-  std::string address;
-  std::size_t domain_offset = 0;
+  std::size_t offset = 0;  // in Transaction::addresses
+  std::size_t length = 0;
+  std::size_t domain_offset = 0;  // within the address
   std::size_t domain_length = 0;
   std::optional<int> reply;
 };
 
+// Slots are reused (SlotQueue): a new transaction assigns every field.
 struct Transaction {
   std::uint32_t number = 0;
   Timestamp ts;
   std::string helo;
   std::string mail_from;
+  std::string addresses;  // every kept recipient's forward-path, one after the other
   std::vector<StoredRecipient> recipients;
   std::uint32_t unresolved = 0;  // recipients still waiting for their reply
   bool closed = false;
   bool tls = false;
+
+  std::string_view address(const StoredRecipient& r) const {
+    return std::string_view(addresses).substr(r.offset, r.length);
+  }
 };
 
 enum class ClientMode : std::uint8_t { Command, DataBody, BdatBody };
@@ -104,14 +84,40 @@ bool is_2xx(int code) { return code >= 200 && code < 300; }
 }  // namespace
 
 struct SmtpSession::Impl {
-  Impl(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in)
+  // `recycled`: a closed session whose queues this one takes over, emptied, with the capacity
+  // they grew to (its slots are reset field by field when reused).
+  Impl(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in,
+       Impl* recycled = nullptr)
       : limits(limits_in),
         observer(observer_in),
         counters(counters_in),
         client_framer(limits_in.max_line_bytes),
         server_framer(limits_in.max_line_bytes) {
+    if (recycled != nullptr) {
+      pending = std::move(recycled->pending);
+      pending.clear();
+      transactions = std::move(recycled->transactions);
+      transactions.clear();
+      helo = std::move(recycled->helo);
+      helo.clear();
+      event_recipients = std::move(recycled->event_recipients);
+    }
     ++counters.sessions;
     push_pending(PendingKind::Greeting, Timestamp{});
+  }
+
+  // What the reusable queues hold (capacities, roughly): a session that served a flood of
+  // pipelined commands or recipients is not kept for the next connection.
+  std::size_t reusable_bytes() const {
+    std::size_t n = pending.capacity() * sizeof(Pending) +
+                    transactions.capacity() * sizeof(Transaction) + helo.capacity() +
+                    event_recipients.capacity() * sizeof(TransactionEvent::Recipient);
+    pending.for_each_slot([&](const Pending& p) { n += p.address.capacity(); });
+    transactions.for_each_slot([&](const Transaction& t) {
+      n += t.helo.capacity() + t.mail_from.capacity() + t.addresses.capacity() +
+           t.recipients.capacity() * sizeof(StoredRecipient);
+    });
+    return n;
   }
 
   SmtpLimits limits;
@@ -119,10 +125,10 @@ struct SmtpSession::Impl {
   SmtpCounters& counters;
   LineFramer client_framer;
   LineFramer server_framer;
-  PendingQueue pending;
-  // back() is the open one unless closed. A vector, not a deque: it holds one or two
-  // transactions, and an empty std::deque already allocates ~600 bytes per session.
-  std::vector<Transaction> transactions;
+  SlotQueue<Pending> pending;
+  // back() is the open one unless closed. Usually one or two, the older ones closed and
+  // waiting for their recipients' replies (an empty std::deque allocated ~600 bytes).
+  SlotQueue<Transaction> transactions;
   std::uint32_t transaction_count = 0;
   std::string helo;
   ServerCapabilities caps;
@@ -155,8 +161,8 @@ struct SmtpSession::Impl {
   // ---- transactions and recipients ----
 
   Transaction* find_transaction(std::uint32_t number) {
-    for (auto& t : transactions) {
-      if (t.number == number) return &t;
+    for (std::size_t i = 0; i < transactions.size(); ++i) {
+      if (transactions[i].number == number) return &transactions[i];
     }
     return nullptr;
   }
@@ -166,9 +172,9 @@ struct SmtpSession::Impl {
   void emit_transaction(const Transaction& t) {
     event_recipients.clear();
     for (const auto& r : t.recipients) {
+      const std::string_view address = t.address(r);
       event_recipients.push_back(TransactionEvent::Recipient{
-          r.address, std::string_view(r.address).substr(r.domain_offset, r.domain_length),
-          r.reply});
+          address, address.substr(r.domain_offset, r.domain_length), r.reply});
     }
     TransactionEvent event;
     event.ts = t.ts;
@@ -184,7 +190,7 @@ struct SmtpSession::Impl {
     while (!transactions.empty() && transactions.front().closed &&
            transactions.front().unresolved == 0) {
       emit_transaction(transactions.front());
-      transactions.erase(transactions.begin());
+      transactions.pop_front();
     }
   }
 
@@ -198,12 +204,16 @@ struct SmtpSession::Impl {
 
   void open_transaction(Timestamp ts, std::string_view mail_from) {
     close_transaction(false);
-    Transaction t;
+    Transaction& t = transactions.push_back();  // a reused slot: its buffers keep their capacity
     t.number = ++transaction_count;
     t.ts = ts;
-    t.helo = helo;
-    t.mail_from = mail_from;
-    transactions.push_back(std::move(t));
+    t.helo.assign(helo);
+    t.mail_from.assign(mail_from);
+    t.addresses.clear();
+    t.recipients.clear();
+    t.unresolved = 0;
+    t.closed = false;
+    t.tls = false;
     ++counters.transactions;
   }
 
@@ -253,9 +263,10 @@ struct SmtpSession::Impl {
   void resolve_recipient(const Pending& p, std::optional<int> reply) {
     Transaction* t = find_transaction(p.transaction);
     if (t == nullptr) return;  // cannot happen: a transaction outlives its pending recipients
-    emit_recipient(*t, p.address,
-                   std::string_view(p.address).substr(p.domain_offset, p.domain_length), p.ts,
-                   reply);
+    const std::string_view address = p.recipient_index != kNoIndex
+                                         ? t->address(t->recipients[p.recipient_index])
+                                         : std::string_view(p.address);
+    emit_recipient(*t, address, address.substr(p.domain_offset, p.domain_length), p.ts, reply);
     if (p.recipient_index != kNoIndex) t->recipients[p.recipient_index].reply = reply;
     --t->unresolved;
     flush_transactions();
@@ -469,8 +480,9 @@ struct SmtpSession::Impl {
     {
       Transaction& t = transactions.back();
       if (t.recipients.size() < limits.max_recipients_per_transaction) {
-        t.recipients.push_back(
-            StoredRecipient{std::string(path.address), domain_offset, path.domain.size(), {}});
+        t.recipients.push_back(StoredRecipient{t.addresses.size(), path.address.size(),
+                                               domain_offset, path.domain.size(), {}});
+        t.addresses.append(path.address);
         index = static_cast<std::uint32_t>(t.recipients.size() - 1);
       } else {
         ++counters.recipients_over_limit;
@@ -484,7 +496,8 @@ struct SmtpSession::Impl {
     }
     p->transaction = number;
     p->recipient_index = index;
-    p->address.assign(path.address);
+    // A kept recipient is read from its transaction; only one over the limit needs a copy.
+    if (index == kNoIndex) p->address.assign(path.address);
     p->domain_offset = domain_offset;
     p->domain_length = path.domain.size();
     ++t->unresolved;
@@ -824,7 +837,23 @@ struct SmtpSession::Impl {
 SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters)
     : impl_(std::make_unique<Impl>(limits, observer, counters)) {}
 
+SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters,
+                         Spare spare)
+    : impl_(std::make_unique<Impl>(limits, observer, counters, spare.impl_.get())) {}
+
 SmtpSession::~SmtpSession() = default;
+
+SmtpSession::Spare SmtpSession::release() && {
+  Spare spare;
+  if (impl_->reusable_bytes() <= kMaxSpareBytes) spare.impl_ = std::move(impl_);
+  impl_.reset();
+  return spare;
+}
+
+SmtpSession::Spare::Spare() = default;
+SmtpSession::Spare::~Spare() = default;
+SmtpSession::Spare::Spare(Spare&&) noexcept = default;
+SmtpSession::Spare& SmtpSession::Spare::operator=(Spare&&) noexcept = default;
 
 void SmtpSession::on_client_data(Bytes data, Timestamp ts) {
   if (impl_->closed) return;
