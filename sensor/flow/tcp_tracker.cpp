@@ -25,6 +25,7 @@ namespace {
 using reassembly::ReassemblyCounters;
 using reassembly::ReassemblyLimits;
 using reassembly::StreamReassembler;
+using reassembly::TailPool;
 
 // Each state has its own idle timeout, hence its own LRU list (closed connections are
 // tombstones, outside the flow table).
@@ -53,8 +54,8 @@ class DirSink final : public reassembly::StreamSink {
 };
 
 struct Flow {
-  Flow(const ReassemblyLimits& limits, ReassemblyCounters& counters)
-      : to_server(limits, counters), to_client(limits, counters) {}
+  Flow(const ReassemblyLimits& limits, ReassemblyCounters& counters, TailPool& tails)
+      : to_server(limits, counters, &tails), to_client(limits, counters, &tails) {}
 
   FlowKey key;
   std::uint32_t tag = 0;   // in the index
@@ -340,7 +341,7 @@ struct TcpTracker::Impl {
         ++counters.segments_without_flow;  // nothing worth a connection of its own
         return;
       }
-      const std::uint32_t at = flows.create(limits, rcounters);
+      const std::uint32_t at = flows.create(limits, rcounters, tails);
       Flow& f = flows[at];
       f.key = key;
       f.tag = tag;
@@ -404,6 +405,7 @@ struct TcpTracker::Impl {
   // Declared before the slabs: flows hold references to these until they are destroyed.
   ReassemblyLimits limits;
   ReassemblyCounters rcounters;
+  TailPool tails;  // the flows' delivered-bytes tails, reused from closed connections
   TrackerCounters counters;
   Timestamp now;
   std::uint64_t next_id = config.first_flow_id;

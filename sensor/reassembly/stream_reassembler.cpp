@@ -17,9 +17,30 @@ bool same_bytes(Bytes a, Bytes b) {
 
 }  // namespace
 
+std::vector<std::uint8_t> TailPool::take(std::size_t capacity) {
+  auto& spares = spares_for(capacity);
+  while (!spares.empty()) {
+    std::vector<std::uint8_t> buffer = std::move(spares.back());
+    spares.pop_back();
+    if (buffer.capacity() >= capacity) return buffer;  // smaller: from a tracker with other limits
+  }
+  std::vector<std::uint8_t> buffer;
+  buffer.reserve(capacity);
+  return buffer;
+}
+
+void TailPool::give(std::vector<std::uint8_t>& buffer) {
+  auto& spares = spares_for(buffer.capacity());
+  if (buffer.capacity() > 0 && spares.size() < kMaxSpare) {
+    buffer.clear();
+    spares.push_back(std::move(buffer));
+  }
+  std::vector<std::uint8_t>().swap(buffer);
+}
+
 StreamReassembler::StreamReassembler(const ReassemblyLimits& limits,
-                                     ReassemblyCounters& counters)
-    : limits_(limits), counters_(counters) {}
+                                     ReassemblyCounters& counters, TailPool* pool)
+    : limits_(limits), counters_(counters), pool_(pool) {}
 
 StreamReassembler::~StreamReassembler() { sub_buffered(buffered_); }
 
@@ -182,7 +203,7 @@ void StreamReassembler::flush(StreamSink& sink) {
 void StreamReassembler::reset() {
   sub_buffered(buffered_);
   ooo_.reset();
-  std::vector<std::uint8_t>().swap(tail_);
+  release_tail();
   tail_head_ = 0;
   next_ = 0;
   base_seq_ = 0;
@@ -215,12 +236,15 @@ void StreamReassembler::release_out_of_order_if_empty() {
 
 // The tail grows up to its cap (short sessions never pay for the full ring), then wraps:
 // tail_head_ is the oldest byte and the next one overwritten. It grows in two steps at most
-// (kTailFirstBytes, then the cap): doubling from a few bytes cost an allocation for almost
-// every packet of a command-sized exchange.
+// (kTailFirstBytes, then the cap).
 void StreamReassembler::tail_append(Bytes data) {
   const std::size_t cap = limits_.delivered_tail_bytes;
   if (cap == 0) return;
   if (data.size() >= cap) {
+    if (tail_.capacity() < cap) {
+      release_tail();  // all of it is overwritten: nothing to carry over
+      tail_ = empty_tail(cap);
+    }
     tail_.assign(data.end() - static_cast<std::ptrdiff_t>(cap), data.end());
     tail_head_ = 0;
     return;
@@ -228,8 +252,7 @@ void StreamReassembler::tail_append(Bytes data) {
   if (tail_.size() < cap) {
     const std::size_t n = std::min(cap - tail_.size(), data.size());
     if (tail_.capacity() < tail_.size() + n) {
-      constexpr std::size_t kTailFirstBytes = 512;
-      tail_.reserve(tail_.size() + n <= kTailFirstBytes ? std::min(cap, kTailFirstBytes) : cap);
+      grow_tail(tail_.size() + n <= kTailFirstBytes ? std::min(cap, kTailFirstBytes) : cap);
     }
     tail_.insert(tail_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
     data = data.subspan(n);
@@ -240,6 +263,26 @@ void StreamReassembler::tail_append(Bytes data) {
     tail_head_ = static_cast<std::uint32_t>((tail_head_ + n) % cap);
     data = data.subspan(n);
   }
+}
+
+std::vector<std::uint8_t> StreamReassembler::empty_tail(std::size_t capacity) {
+  if (pool_) return pool_->take(capacity);
+  std::vector<std::uint8_t> buffer;
+  buffer.reserve(capacity);
+  return buffer;
+}
+
+// A buffer of `capacity` bytes in place of the tail's, holding what the tail holds.
+void StreamReassembler::grow_tail(std::size_t capacity) {
+  std::vector<std::uint8_t> bigger = empty_tail(capacity);
+  bigger.assign(tail_.begin(), tail_.end());
+  release_tail();
+  tail_ = std::move(bigger);
+}
+
+void StreamReassembler::release_tail() {
+  if (pool_) pool_->give(tail_);
+  else std::vector<std::uint8_t>().swap(tail_);
 }
 
 std::uint8_t StreamReassembler::tail_byte_back(std::uint64_t back) const {
