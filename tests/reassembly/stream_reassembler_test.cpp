@@ -502,45 +502,43 @@ TEST(ReassemblerAccounting, SharedGaugeFollowsResetAndDestruction) {
 
 TEST(TailPool, TakeGivesRoomAndGiveKeepsForReuse) {
   TailPool pool;
-  std::vector<std::uint8_t> a = pool.take(100);
-  EXPECT_TRUE(a.empty());
-  EXPECT_GE(a.capacity(), 100u);
-  a.assign(50, 7);
-  const std::uint8_t* buffer = a.data();
+  TailBuffer a = pool.take(100);
+  ASSERT_NE(a.bytes, nullptr);
+  EXPECT_GE(a.capacity, 100u);
+  const std::uint8_t* buffer = a.bytes.get();
   pool.give(a);
-  EXPECT_TRUE(a.empty());
-  EXPECT_EQ(a.capacity(), 0u);
+  EXPECT_EQ(a.bytes, nullptr);
+  EXPECT_EQ(a.capacity, 0u);
   EXPECT_EQ(pool.spare(), 1u);
-  std::vector<std::uint8_t> again = pool.take(80);  // room enough: the same buffer
-  EXPECT_EQ(again.data(), buffer);
-  EXPECT_TRUE(again.empty());
-  EXPECT_GE(again.capacity(), 100u);
+  const TailBuffer again = pool.take(80);  // room enough: the same buffer
+  EXPECT_EQ(again.bytes.get(), buffer);
+  EXPECT_GE(again.capacity, 100u);
   EXPECT_EQ(pool.spare(), 0u);
 }
 
 TEST(TailPool, StepsKeptApartAndTooSmallBuffersNotHandedOut) {
   TailPool pool;
-  std::vector<std::uint8_t> first = pool.take(kTailFirstBytes);
-  std::vector<std::uint8_t> full = pool.take(4096);
+  TailBuffer first = pool.take(kTailFirstBytes);
+  TailBuffer full = pool.take(4096);
   pool.give(first);
   pool.give(full);
   EXPECT_EQ(pool.spare(), 2u);
-  EXPECT_GE(pool.take(4096).capacity(), 4096u);
-  EXPECT_GE(pool.take(kTailFirstBytes).capacity(), kTailFirstBytes);
+  EXPECT_GE(pool.take(4096).capacity, 4096u);
+  EXPECT_GE(pool.take(kTailFirstBytes).capacity, kTailFirstBytes);
   EXPECT_EQ(pool.spare(), 0u);
-  std::vector<std::uint8_t> small = pool.take(kTailFirstBytes + 1);  // the full step's list
-  EXPECT_GE(small.capacity(), kTailFirstBytes + 1);
+  TailBuffer small = pool.take(kTailFirstBytes + 1);  // the full step's list
+  EXPECT_GE(small.capacity, kTailFirstBytes + 1);
   pool.give(small);
-  EXPECT_GE(pool.take(8192).capacity(), 8192u);  // the kept one is too small: dropped, not given
+  EXPECT_GE(pool.take(8192).capacity, 8192u);  // the kept one is too small: dropped, not given
   EXPECT_EQ(pool.spare(), 0u);
-  std::vector<std::uint8_t> none;
+  TailBuffer none;
   pool.give(none);  // nothing to keep
   EXPECT_EQ(pool.spare(), 0u);
 }
 
 TEST(TailPool, KeepsAtMostMaxSparePerStep) {
   TailPool pool;
-  std::vector<std::vector<std::uint8_t>> held;
+  std::vector<TailBuffer> held;
   for (std::size_t i = 0; i < TailPool::kMaxSpare + 10; ++i) held.push_back(pool.take(64));
   for (auto& b : held) pool.give(b);
   EXPECT_EQ(pool.spare(), TailPool::kMaxSpare);
