@@ -152,8 +152,8 @@ class Pipeline final : private flow::StreamConsumerFactory {
   std::unique_ptr<EncryptedWatch> watch_;  // DNS, MX correlation, server names, SNI
   Timestamp last_ts_;
   std::string event_buffer_;  // reused for smtp events
-  // Queues of closed SMTP sessions, reused by new ones: without them a session allocated about
-  // a dozen times (pending commands, transactions, addresses). At most kMaxSpareSessions, each
+  // Closed SMTP sessions, reused by new ones: without them a session allocated about a dozen
+  // times (its state, pending commands, transactions, addresses). At most kMaxSpareSessions, each
   // under SmtpSession::kMaxSpareBytes: what is kept follows the number of concurrent sessions.
   static constexpr std::size_t kMaxSpareSessions = 256;
   std::vector<smtp::SmtpSession::Spare> spare_sessions_;

@@ -89,8 +89,8 @@ struct SmtpSession::Impl {
   Impl(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in,
        Impl* recycled = nullptr)
       : limits(limits_in),
-        observer(observer_in),
-        counters(counters_in),
+        observer(&observer_in),
+        counters(&counters_in),
         client_framer(limits_in.max_line_bytes),
         server_framer(limits_in.max_line_bytes) {
     if (recycled != nullptr) {
@@ -102,8 +102,14 @@ struct SmtpSession::Impl {
       helo.clear();
       event_recipients = std::move(recycled->event_recipients);
     }
-    ++counters.sessions;
+    ++counters->sessions;
     push_pending(PendingKind::Greeting, Timestamp{});
+  }
+
+  // The next connection's session in this one's memory: every member back to its initial
+  // value, the queues emptied but with their capacity.
+  void restart(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in) {
+    *this = Impl(limits_in, observer_in, counters_in, this);
   }
 
   // What the reusable queues hold (capacities, roughly): a session that served a flood of
@@ -121,8 +127,9 @@ struct SmtpSession::Impl {
   }
 
   SmtpLimits limits;
-  SmtpObserver& observer;
-  SmtpCounters& counters;
+  // Pointers, not references: restart() assigns a whole new state.
+  SmtpObserver* observer;
+  SmtpCounters* counters;
   LineFramer client_framer;
   LineFramer server_framer;
   SlotQueue<Pending> pending;
@@ -183,7 +190,7 @@ struct SmtpSession::Impl {
     event.transaction = t.number;
     event.recipients = event_recipients;
     event.tls = t.tls;
-    observer.on_transaction(event);
+    observer->on_transaction(event);
   }
 
   void flush_transactions() {
@@ -214,7 +221,7 @@ struct SmtpSession::Impl {
     t.unresolved = 0;
     t.closed = false;
     t.tls = false;
-    ++counters.transactions;
+    ++counters->transactions;
   }
 
   void emit_recipient(const Transaction& t, std::string_view address, std::string_view domain,
@@ -227,7 +234,7 @@ struct SmtpSession::Impl {
     event.domain = domain;
     event.reply = reply;
     event.transaction = t.number;
-    observer.on_recipient(event);
+    observer->on_recipient(event);
   }
 
   // The reassembler saw two different copies of the same client bytes. Recipients in the
@@ -245,7 +252,7 @@ struct SmtpSession::Impl {
       if (cmd.verb == Verb::Rcpt && line.size() <= limits.max_line_bytes) {
         const PathArgument path = parse_rcpt_to(cmd.argument);
         if (path.ok() && !path.null_path) {
-          ++counters.conflict_recipients;
+          ++counters->conflict_recipients;
           if (transaction_open()) {
             emit_recipient(transactions.back(), path.address, path.domain, at, std::nullopt);
           } else {
@@ -288,7 +295,7 @@ struct SmtpSession::Impl {
   void declare_server_absent() {
     if (server_absent) return;
     server_absent = true;
-    ++counters.one_sided_sessions;
+    ++counters->one_sided_sessions;
     resolve_all_pending();
     replies_to_skip = 0;
   }
@@ -302,7 +309,7 @@ struct SmtpSession::Impl {
         declare_server_absent();
         return nullptr;
       }
-      ++counters.pending_overflow;
+      ++counters->pending_overflow;
       resolve_front(std::nullopt);
       ++replies_to_skip;
     }
@@ -324,7 +331,7 @@ struct SmtpSession::Impl {
     const std::size_t take =
         std::min<std::size_t>(data.size(), limits.max_tls_client_bytes - tls_client_forwarded);
     tls_client_forwarded += static_cast<std::uint32_t>(take);
-    observer.on_tls_client_data(data.first(take), ts);
+    observer->on_tls_client_data(data.first(take), ts);
   }
 
   // First word of a reply's text: the host name in a greeting or an EHLO reply. A plain loop:
@@ -344,18 +351,18 @@ struct SmtpSession::Impl {
     const std::string_view host = first_word(reply.text);
     if (host.empty()) return;
     if (greeting) {
-      observer.on_server_greeting(host, ts);
+      observer->on_server_greeting(host, ts);
     } else {
-      observer.on_ehlo_host(host, ts);
+      observer->on_ehlo_host(host, ts);
     }
   }
 
   void enter_tls(Timestamp ts) {
     tls = true;
-    ++counters.tls_sessions;
+    ++counters->tls_sessions;
     resolve_all_pending();
     close_transaction(true);
-    observer.on_tls(ts);
+    observer->on_tls(ts);
   }
 
   void end_body_after_gap_by_reply() {
@@ -367,7 +374,7 @@ struct SmtpSession::Impl {
   }
 
   void finalize_reply(int code, Timestamp ts) {
-    ++counters.replies;
+    ++counters->replies;
     if (replies_to_skip > 0) {
       --replies_to_skip;
       return;
@@ -377,14 +384,14 @@ struct SmtpSession::Impl {
         if (mode == ClientMode::DataBody && body_after_gap && code != 354 && code != 334) {
           end_body_after_gap_by_reply();  // the answer to the end of a body we lost track of
         } else {
-          ++counters.unmatched_replies;
+          ++counters->unmatched_replies;
         }
         return;
       }
       Pending& head = pending.front();
       if ((code == 354 && head.kind != PendingKind::Data) ||
           (code == 334 && head.kind != PendingKind::Auth)) {
-        ++counters.unmatched_replies;
+        ++counters->unmatched_replies;
         return;
       }
       switch (head.kind) {
@@ -405,7 +412,7 @@ struct SmtpSession::Impl {
           pending.pop_front();
           if (code != 354 && mode == ClientMode::DataBody && seq == data_seq) {
             if (body_bytes == 0 && !body_after_gap) mode = ClientMode::Command;
-            else ++counters.data_rejected_after_body;
+            else ++counters->data_rejected_after_body;
           }
           return;
         }
@@ -429,14 +436,14 @@ struct SmtpSession::Impl {
   }
 
   void handle_server_line(std::string_view text, bool truncated, Timestamp ts) {
-    if (truncated) ++counters.truncated_lines;
+    if (truncated) ++counters->truncated_lines;
     const ReplyLine reply = parse_reply_line(text);
     if (!reply.ok()) {
-      ++counters.malformed_replies;
+      ++counters->malformed_replies;
       return;
     }
     if (in_multiline && reply.code != multiline_code) {
-      ++counters.malformed_replies;  // a continuation changed its code: start over
+      ++counters->malformed_replies;  // a continuation changed its code: start over
       in_multiline = false;
     }
     if (!in_multiline) {
@@ -464,15 +471,15 @@ struct SmtpSession::Impl {
   void handle_rcpt(const Command& cmd, bool truncated, Timestamp ts) {
     const PathArgument path = parse_rcpt_to(cmd.argument);
     if (!path.ok() || path.null_path || truncated) {
-      ++counters.malformed_addresses;
+      ++counters->malformed_addresses;
       push_pending(PendingKind::Other, ts);
       return;
     }
     if (!transaction_open()) {
-      ++counters.rcpt_without_mail;
+      ++counters->rcpt_without_mail;
       open_transaction(ts, "");
     }
-    ++counters.recipients;
+    ++counters->recipients;
     const std::size_t domain_offset =
         path.domain.empty() ? 0 : static_cast<std::size_t>(path.domain.data() - path.address.data());
     const std::uint32_t number = transactions.back().number;
@@ -485,7 +492,7 @@ struct SmtpSession::Impl {
         t.addresses.append(path.address);
         index = static_cast<std::uint32_t>(t.recipients.size() - 1);
       } else {
-        ++counters.recipients_over_limit;
+        ++counters->recipients_over_limit;
       }
     }
     Pending* p = push_pending(PendingKind::Rcpt, ts);
@@ -529,12 +536,12 @@ struct SmtpSession::Impl {
     const BdatCmd bdat = parse_bdat(cmd.argument);
     if (!bdat.ok()) {
       // The chunk length is unknown, so whatever follows may be content: resynchronise.
-      ++counters.malformed_commands;
+      ++counters->malformed_commands;
       push_pending(PendingKind::Other, ts);
       client_resync = true;
       return;
     }
-    ++counters.bdat_chunks;
+    ++counters->bdat_chunks;
     push_pending(PendingKind::Bdat, ts);
     if (bdat.is_last) close_transaction(false);
     bdat_remaining = bdat.chunk_size;
@@ -543,7 +550,7 @@ struct SmtpSession::Impl {
   }
 
   void handle_command(const Command& cmd, bool truncated, Timestamp ts) {
-    ++counters.commands;
+    ++counters->commands;
     switch (cmd.verb) {
       case Verb::Helo:
       case Verb::Ehlo:
@@ -555,7 +562,7 @@ struct SmtpSession::Impl {
       case Verb::Mail: {
         const PathArgument path = parse_mail_from(cmd.argument);
         const bool good = path.ok() && !truncated;
-        if (!good) ++counters.malformed_addresses;
+        if (!good) ++counters->malformed_addresses;
         open_transaction(ts, good ? path.address : std::string_view{});
         push_pending(PendingKind::Mail, ts);
         return;
@@ -599,7 +606,7 @@ struct SmtpSession::Impl {
         push_pending(PendingKind::Other, ts);
         return;
       case Verb::Unknown:
-        ++counters.unknown_commands;
+        ++counters->unknown_commands;
         push_pending(PendingKind::Other, ts);  // servers answer unknown commands with 500
         return;
     }
@@ -645,10 +652,10 @@ struct SmtpSession::Impl {
   }
 
   void handle_client_line(std::string_view text, bool truncated, Timestamp ts) {
-    if (truncated) ++counters.truncated_lines;
+    if (truncated) ++counters->truncated_lines;
     if (auth_active) {
       if (looks_like_auth_continuation(text)) {
-        ++counters.auth_lines;
+        ++counters->auth_lines;
         return;
       }
       auth_active = false;
@@ -656,11 +663,11 @@ struct SmtpSession::Impl {
     const Command cmd = parse_command(text);
     if (client_resync) {
       if (!plausible_command(cmd)) {
-        ++counters.resync_skipped_lines;
+        ++counters->resync_skipped_lines;
         return;
       }
       client_resync = false;
-      ++counters.resyncs;
+      ++counters->resyncs;
     }
     handle_command(cmd, truncated, ts);
   }
@@ -704,7 +711,7 @@ struct SmtpSession::Impl {
           const char c = in[i++];
           if (c == '\n') {
             body_bytes += i;
-            counters.data_bytes_skipped += i;
+            counters->data_bytes_skipped += i;
             end_data(ts);
             return i;
           }
@@ -715,14 +722,14 @@ struct SmtpSession::Impl {
       }
     }
     body_bytes += i;
-    counters.data_bytes_skipped += i;
+    counters->data_bytes_skipped += i;
     return i;
   }
 
   std::size_t scan_body_after_gap(std::string_view in, Timestamp ts) {
     const LineFramer::Step step = client_framer.next(in);
     body_bytes += step.consumed;
-    counters.data_bytes_skipped += step.consumed;
+    counters->data_bytes_skipped += step.consumed;
     if (!step.line) return step.consumed;
     const std::string_view text = step.line->text;
     if (text == ".") {
@@ -731,7 +738,7 @@ struct SmtpSession::Impl {
     }
     const Command cmd = parse_command(text);
     if (plausible_in_body(cmd)) {
-      ++counters.resyncs;
+      ++counters->resyncs;
       end_data(ts);  // the body did end before this command, and the server answered it
       handle_command(cmd, step.line->truncated, ts);
     }
@@ -751,7 +758,7 @@ struct SmtpSession::Impl {
           const std::uint64_t take = std::min<std::uint64_t>(bdat_remaining, in.size() - pos);
           pos += static_cast<std::size_t>(take);
           bdat_remaining -= take;
-          counters.data_bytes_skipped += take;
+          counters->data_bytes_skipped += take;
           if (bdat_remaining == 0) end_bdat_chunk();
           break;
         }
@@ -773,7 +780,7 @@ struct SmtpSession::Impl {
 
   void on_server_data(Bytes data, Timestamp ts) {
     if (server_absent) {
-      counters.server_bytes_ignored += data.size();
+      counters->server_bytes_ignored += data.size();
       return;
     }
     if (!data.empty()) server_seen = true;
@@ -838,8 +845,14 @@ SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters
     : impl_(std::make_unique<Impl>(limits, observer, counters)) {}
 
 SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters,
-                         Spare spare)
-    : impl_(std::make_unique<Impl>(limits, observer, counters, spare.impl_.get())) {}
+                         Spare spare) {
+  if (!spare.impl_) {
+    impl_ = std::make_unique<Impl>(limits, observer, counters);
+    return;
+  }
+  impl_ = std::move(spare.impl_);
+  impl_->restart(limits, observer, counters);
+}
 
 SmtpSession::~SmtpSession() = default;
 
@@ -870,13 +883,13 @@ void SmtpSession::on_server_data(Bytes data, Timestamp ts) {
 }
 
 void SmtpSession::on_client_gap(std::uint64_t length, Timestamp /*ts*/) {
-  ++impl_->counters.gaps;
+  ++impl_->counters->gaps;
   if (impl_->closed || impl_->tls) return;
   impl_->on_client_gap(length);
 }
 
 void SmtpSession::on_server_gap(std::uint64_t /*length*/, Timestamp /*ts*/) {
-  ++impl_->counters.gaps;
+  ++impl_->counters->gaps;
   if (impl_->closed || impl_->tls) return;
   impl_->on_server_gap();
 }

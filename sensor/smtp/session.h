@@ -129,9 +129,10 @@ class SmtpSession {
   struct Impl;
 
  public:
-  // What a closed session leaves for the next connection's: its command and transaction
-  // queues with the capacity they grew to. A pipeline keeps a few, so that a session costs one
-  // allocation (its own state) rather than one per queue, string and recipient list.
+  // A closed session, for the next connection's: its state is started afresh in the same
+  // memory, and its command and transaction queues keep the capacity they grew to. A pipeline
+  // keeps a few, so that a session costs no allocation rather than one for its state and one
+  // per queue, string and recipient list.
   class Spare {
    public:
     Spare();
@@ -149,7 +150,7 @@ class SmtpSession {
   static constexpr std::size_t kMaxSpareBytes = 16 * 1024;
 
   SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters);
-  // The same, in the queues of a closed session (an empty Spare: as without one).
+  // The same, in the memory of a closed session (an empty Spare: as without one).
   SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters, Spare spare);
   ~SmtpSession();
   SmtpSession(const SmtpSession&) = delete;
@@ -164,7 +165,7 @@ class SmtpSession {
   void on_client_conflict(Bytes alternative, Timestamp ts);
   // The connection ended: report every recipient still waiting for a reply (reply unknown).
   void on_close(Timestamp ts);
-  // After on_close: the session's queues, for another session. Nothing may be called on this
+  // After on_close: the session's memory, for another session. Nothing may be called on this
   // one afterwards but its destructor.
   Spare release() &&;
 
