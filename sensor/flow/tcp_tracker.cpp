@@ -164,8 +164,10 @@ struct TcpTracker::Impl {
     f.to_server.flush(to_server);
     DirSink to_client(f.consumer.get(), StreamDir::ToClient, ts);
     f.to_client.flush(to_client);
-    if (f.consumer) f.consumer->on_close(ts);
-    f.consumer.reset();
+    if (f.consumer) {
+      f.consumer->on_close(ts);
+      factory.recycle(f.info, std::move(f.consumer));
+    }
     f.to_server.reset();
     f.to_client.reset();
     --counters.flows_active;
