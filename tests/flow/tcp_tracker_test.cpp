@@ -289,6 +289,28 @@ TEST_F(TrackerTest, NewSynOnLiveFlowStartsNewConnection) {
   EXPECT_EQ(counters().reused, 1u);
 }
 
+// Expiry waits for the earliest deadline of any list: an entry with a shorter timeout pushed
+// after a longer-lived one (a SYN after an established flow, a tombstone) still expires on time.
+TEST_F(TrackerTest, ShorterTimeoutPushedLaterExpiresOnTime) {
+  config.syn_timeout_usec = 5'000'000;
+  config.established_timeout_usec = 20'000'000;
+  config.closed_timeout_usec = 3'000'000;
+  handshake(0, "10.0.0.3", 40001);                             // #1 established: due at 20
+  send(1, "10.0.0.1", 40000, "10.0.0.2", 25, 1000, 0, kSyn);   // #2 SYN only: due at 6
+  send(5, "10.0.0.9", 40009, "10.0.0.2", 80, 1, 1, kAck);      // unrelated: time moves on
+  EXPECT_EQ(counters().flows_evicted_idle, 0u);
+  send(6, "10.0.0.9", 40009, "10.0.0.2", 80, 1, 1, kAck);
+  EXPECT_EQ(counters().flows_evicted_idle, 1u);
+  send(8, "10.0.0.3", 40001, "10.0.0.2", 25, 1001, 5001, kRst);  // #1 closed: tombstone due at 11
+  send(10, "10.0.0.3", 40001, "10.0.0.2", 25, 1001, 5001, kPshAck, "late");
+  EXPECT_EQ(counters().segments_after_close, 1u);
+  send(11, "10.0.0.9", 40009, "10.0.0.2", 80, 1, 1, kAck);
+  send(11, "10.0.0.3", 40001, "10.0.0.2", 25, 1005, 5001, kPshAck, "new");  // tombstone gone
+  EXPECT_EQ(counters().segments_after_close, 1u);
+  EXPECT_EQ(counters().flows_created, 3u);
+  EXPECT_EQ(counters().flows_evicted_idle, 1u);  // #1 was established and seen at 8: not idle
+}
+
 TEST_F(TrackerTest, IdleExpiryPerState) {
   config.syn_timeout_usec = 5'000'000;
   config.established_timeout_usec = 20'000'000;
