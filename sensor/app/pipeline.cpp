@@ -17,13 +17,17 @@ namespace rcptwatch::app {
 // (a SYN flood, a port scan) costs only this small object, not a parser's buffers.
 class Pipeline::Connection final : public flow::StreamConsumer, private smtp::SmtpObserver {
  public:
-  Connection(Pipeline& owner, const flow::ConnectionInfo& info) : owner_(owner) { reopen(info); }
+  Connection(Pipeline& owner, const flow::ConnectionInfo& info)
+      : owner_(owner),
+        info_(&info),
+        ctx_(owner.make_flow_context(info)),
+        watch_(*owner.watch_, info) {}
 
   // Serves a new connection: a closed one's Connection is reused (Pipeline::recycle).
   void reopen(const flow::ConnectionInfo& info) {
     info_ = &info;
     ctx_ = owner_.make_flow_context(info);
-    watch_.emplace(*owner_.watch_, info);
+    watch_ = EncryptedWatch::SmtpWatch(*owner_.watch_, info);
   }
 
   void on_data(flow::StreamDir dir, Bytes data, Timestamp ts) override {
@@ -52,7 +56,7 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
       owner_.keep_spare(std::move(*session_).release());
       session_.reset();
     }
-    watch_->on_close(ts);
+    watch_.on_close(ts);
     owner_.close_connection(ctx_);
   }
 
@@ -82,23 +86,23 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
   }
   void on_tls(Timestamp ts) override {
     owner_.log_tls(*info_, ctx_, ts);
-    watch_->on_tls(ts);
+    watch_.on_tls(ts);
   }
   void on_server_greeting(std::string_view host, Timestamp ts) override {
-    watch_->on_greeting(host, ts);
+    watch_.on_greeting(host, ts);
   }
   void on_ehlo_host(std::string_view host, Timestamp ts) override {
-    watch_->on_ehlo_host(host, ts);
+    watch_.on_ehlo_host(host, ts);
   }
   void on_tls_client_data(Bytes data, Timestamp ts) override {
-    watch_->on_tls_client_data(data, ts);
+    watch_.on_tls_client_data(data, ts);
   }
 
   Pipeline& owner_;
-  const flow::ConnectionInfo* info_ = nullptr;  // set by reopen(), like everything below
+  const flow::ConnectionInfo* info_;  // pointers and values, not references: see reopen()
   FlowContext ctx_;
   std::optional<smtp::SmtpSession> session_;
-  std::optional<EncryptedWatch::SmtpWatch> watch_;
+  EncryptedWatch::SmtpWatch watch_;
 };
 
 namespace {
