@@ -237,21 +237,21 @@ void EncryptedWatch::raise_host_alert(const flow::ConnectionInfo& info, const Na
 }
 
 EncryptedWatch::SmtpWatch::SmtpWatch(EncryptedWatch& owner, const flow::ConnectionInfo& info)
-    : owner_(owner), info_(info) {
-  binding_ = owner_.correlator_.lookup(info.server_ip, info.first_seen);
+    : owner_(&owner), info_(&info) {
+  binding_ = owner_->correlator_.lookup(info.server_ip, info.first_seen);
 }
 
 void EncryptedWatch::SmtpWatch::on_greeting(std::string_view host, Timestamp ts) {
-  if (auto v = owner_.judge_name(host)) {
-    ++owner_.counters_.server_name_alerts;
-    owner_.raise_host_alert(info_, *v, "greeting", host, std::nullopt, ts);
+  if (auto v = owner_->judge_name(host)) {
+    ++owner_->counters_.server_name_alerts;
+    owner_->raise_host_alert(*info_, *v, "greeting", host, std::nullopt, ts);
   }
 }
 
 void EncryptedWatch::SmtpWatch::on_ehlo_host(std::string_view host, Timestamp ts) {
-  if (auto v = owner_.judge_name(host)) {
-    ++owner_.counters_.server_name_alerts;
-    owner_.raise_host_alert(info_, *v, "ehlo", host, std::nullopt, ts);
+  if (auto v = owner_->judge_name(host)) {
+    ++owner_->counters_.server_name_alerts;
+    owner_->raise_host_alert(*info_, *v, "ehlo", host, std::nullopt, ts);
   }
 }
 
@@ -270,18 +270,18 @@ void EncryptedWatch::SmtpWatch::on_tls_client_data(Bytes data, Timestamp ts) {
     case tls::SniStatus::NeedMore:
       return;
     case tls::SniStatus::Found:
-      ++owner_.counters_.sni_found;
-      if (auto v = owner_.judge_name(r.server_name)) {
-        ++owner_.counters_.sni_alerts;
-        owner_.raise_host_alert(info_, *v, "sni", r.server_name, true, ts);
+      ++owner_->counters_.sni_found;
+      if (auto v = owner_->judge_name(r.server_name)) {
+        ++owner_->counters_.sni_alerts;
+        owner_->raise_host_alert(*info_, *v, "sni", r.server_name, true, ts);
       }
       return;
     case tls::SniStatus::NoSni:
-      ++owner_.counters_.sni_absent;
+      ++owner_->counters_.sni_absent;
       return;
     case tls::SniStatus::NotTls:
     case tls::SniStatus::Malformed:
-      ++owner_.counters_.sni_unparsed;
+      ++owner_->counters_.sni_unparsed;
       return;
   }
 }
@@ -292,16 +292,16 @@ void EncryptedWatch::SmtpWatch::on_close(Timestamp ts) {
 
 void EncryptedWatch::SmtpWatch::raise_correlation(Timestamp ts, bool tls) {
   correlation_raised_ = true;
-  const std::optional<NameVerdict> v = owner_.judge_name(binding_->domain);
+  const std::optional<NameVerdict> v = owner_->judge_name(binding_->domain);
   if (!v) return;  // the rules changed since the answer was seen
-  ++owner_.counters_.mx_correlation_alerts;
+  ++owner_->counters_.mx_correlation_alerts;
   alert::Alert a = verdict_alert(*v, ts);
-  fill_flow(a, info_);
+  fill_flow(a, *info_);
   a.technique = "mx-correlation";
   a.source = "mx-correlation";
   a.mx_host = binding_->mx_host;
   a.tls = tls;
-  owner_.sink_.write_alert(a);
+  owner_->sink_.write_alert(a);
 }
 
 void EncryptedWatch::write_stats(alert::JsonWriter& w) const {

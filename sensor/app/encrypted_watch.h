@@ -80,8 +80,9 @@ class EncryptedWatch {
 
    private:
     void raise_correlation(Timestamp ts, bool tls);
-    EncryptedWatch& owner_;
-    const flow::ConnectionInfo& info_;
+    // Pointers, not references: a recycled Connection assigns its watch anew.
+    EncryptedWatch* owner_;
+    const flow::ConnectionInfo* info_;
     std::optional<dns::MxBinding> binding_;
     bool correlation_raised_ = false;
     bool tls_ = false;

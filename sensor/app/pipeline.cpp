@@ -18,7 +18,17 @@ namespace rcptwatch::app {
 class Pipeline::Connection final : public flow::StreamConsumer, private smtp::SmtpObserver {
  public:
   Connection(Pipeline& owner, const flow::ConnectionInfo& info)
-      : owner_(owner), info_(info), ctx_(owner.make_flow_context(info)) {}
+      : owner_(owner),
+        info_(&info),
+        ctx_(owner.make_flow_context(info)),
+        watch_(*owner.watch_, info) {}
+
+  // Serves a new connection: a closed one's Connection is reused (Pipeline::recycle).
+  void reopen(const flow::ConnectionInfo& info) {
+    info_ = &info;
+    ctx_ = owner_.make_flow_context(info);
+    watch_ = EncryptedWatch::SmtpWatch(*owner_.watch_, info);
+  }
 
   void on_data(flow::StreamDir dir, Bytes data, Timestamp ts) override {
     if (dir == flow::StreamDir::ToServer) {
@@ -41,7 +51,11 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
     if (dir == flow::StreamDir::ToServer) session().on_client_conflict(alternative, ts);
   }
   void on_close(Timestamp ts) override {
-    if (session_) session_->on_close(ts);
+    if (session_) {
+      session_->on_close(ts);
+      owner_.keep_spare(std::move(*session_).release());
+      session_.reset();
+    }
     watch_.on_close(ts);
     owner_.close_connection(ctx_);
   }
@@ -49,33 +63,46 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
  private:
   smtp::SmtpSession& session() {
     smtp::SmtpObserver& observer = *this;  // a private base: convert here, not in emplace
-    if (!session_) session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_);
+    if (!session_) {
+      std::vector<smtp::SmtpSession::Spare>& spares = owner_.spare_sessions_;
+      if (spares.empty()) {
+        session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_);
+      } else {
+        session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_,
+                         std::move(spares.back()));
+        spares.pop_back();
+      }
+    }
     return *session_;
   }
 
-  void on_recipient(const smtp::RecipientEvent& event) override { owner_.judge(info_, ctx_, event); }
+  void on_recipient(const smtp::RecipientEvent& event) override {
+    owner_.judge(*info_, ctx_, event);
+  }
   void on_transaction(const smtp::TransactionEvent& event) override {
-    if (owner_.config_.log_envelopes) owner_.log_transaction(info_, ctx_, event);
+    if (owner_.config_.log_envelopes) owner_.log_transaction(*info_, ctx_, event);
     // Learning follows the judged directions: inbound mail does not make correspondents.
     if (owner_.config_.learn && ctx_.judged) owner_.observations_.add(event);
   }
   void on_tls(Timestamp ts) override {
-    owner_.log_tls(info_, ctx_, ts);
+    owner_.log_tls(*info_, ctx_, ts);
     watch_.on_tls(ts);
   }
   void on_server_greeting(std::string_view host, Timestamp ts) override {
     watch_.on_greeting(host, ts);
   }
-  void on_ehlo_host(std::string_view host, Timestamp ts) override { watch_.on_ehlo_host(host, ts); }
+  void on_ehlo_host(std::string_view host, Timestamp ts) override {
+    watch_.on_ehlo_host(host, ts);
+  }
   void on_tls_client_data(Bytes data, Timestamp ts) override {
     watch_.on_tls_client_data(data, ts);
   }
 
   Pipeline& owner_;
-  const flow::ConnectionInfo& info_;
-  const FlowContext ctx_;
+  const flow::ConnectionInfo* info_;  // pointers and values, not references: see reopen()
+  FlowContext ctx_;
   std::optional<smtp::SmtpSession> session_;
-  EncryptedWatch::SmtpWatch watch_{*owner_.watch_, info_};
+  EncryptedWatch::SmtpWatch watch_;
 };
 
 namespace {
@@ -181,6 +208,12 @@ void Pipeline::IdentitySink::write_alert(const alert::Alert& a) {
   next_.write_alert(stamped);
 }
 
+void Pipeline::keep_spare(smtp::SmtpSession::Spare spare) {
+  if (spare && spare_sessions_.size() < kMaxSpareSessions) {
+    spare_sessions_.push_back(std::move(spare));
+  }
+}
+
 void Pipeline::close_connection(const FlowContext& ctx) {
   if (evidence_) evidence_->on_close(ctx.key);
 }
@@ -189,10 +222,27 @@ void Pipeline::finish() { tracker_.flush(last_ts_); }
 
 void Pipeline::finish_at(Timestamp ts) { tracker_.flush(ts); }
 
+bool Pipeline::is_smtp(const flow::ConnectionInfo& info) {
+  return info.server_port != EncryptedWatch::kDnsPort &&
+         info.server_port != EncryptedWatch::kImplicitTlsPort;
+}
+
 std::unique_ptr<flow::StreamConsumer> Pipeline::open(const flow::ConnectionInfo& info) {
   if (info.server_port == EncryptedWatch::kDnsPort) return watch_->open_dns_tcp(info);
   if (info.server_port == EncryptedWatch::kImplicitTlsPort) return watch_->open_implicit_tls(info);
-  return std::make_unique<Connection>(*this, info);
+  if (spare_connections_.empty()) return std::make_unique<Connection>(*this, info);
+  std::unique_ptr<Connection> c = std::move(spare_connections_.back());
+  spare_connections_.pop_back();
+  c->reopen(info);
+  return c;
+}
+
+void Pipeline::recycle(const flow::ConnectionInfo& info,
+                       std::unique_ptr<flow::StreamConsumer> consumer) {
+  // What open() made for an SMTP port is a Connection; the other consumers are freed.
+  if (!is_smtp(info) || spare_connections_.size() >= kMaxSpareSessions) return;
+  spare_connections_.push_back(
+      std::unique_ptr<Connection>(static_cast<Connection*>(consumer.release())));
 }
 
 void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,

@@ -491,7 +491,7 @@ int sensor_main(int argc, const char* const* argv) {
       next_wall_stats += std::chrono::seconds(options.stats_interval_s);
       write_stats(wall_clock_now(), true);
     }
-    collect_flushed(true);
+    if (flusher) collect_flushed(true);  // tested here: the loop runs per packet
     const capture::NextStatus next = (*source)->next(packet);
     if (next == capture::NextStatus::Packet) {
       if (interval_usec > 0 && replay) {

@@ -10,7 +10,10 @@
 namespace rcptwatch::capture {
 
 PcapSource::PcapSource(pcap_t* handle, std::string name, bool live)
-    : handle_(handle), name_(std::move(name)), live_(live) {}
+    : handle_(handle),
+      link_type_(static_cast<std::uint32_t>(pcap_datalink(handle))),
+      name_(std::move(name)),
+      live_(live) {}
 
 tl::expected<std::unique_ptr<PcapSource>, std::string> PcapSource::open_file(
     const std::string& path) {
@@ -105,7 +108,7 @@ NextStatus PcapSource::read_one(Packet& out) {
   switch (rc) {
     case 1:
       out.ts = to_timestamp(header->ts);
-      out.link_type = static_cast<std::uint32_t>(pcap_datalink(handle_.get()));
+      out.link_type = link_type_;
       out.wire_length = header->len;
       out.data = Bytes(data, header->caplen);
       ++stats_.packets;

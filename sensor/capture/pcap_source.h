@@ -48,6 +48,9 @@ class PcapSource final : public PacketSource {
   NextStatus read_one(Packet& out);
 
   std::unique_ptr<pcap_t, PcapCloser> handle_;
+  // Asked once: it cannot change once the handle is open (libpcap refuses a pcapng file whose
+  // interfaces differ in link type, and a live handle keeps the one it was activated with).
+  std::uint32_t link_type_ = 0;
   std::string name_;
   std::string error_;
   bool live_ = false;

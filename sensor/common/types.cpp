@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 
 namespace rcptwatch {
@@ -24,20 +23,6 @@ std::string format_rfc3339(Timestamp ts) {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<long long>(micros));
   return buf;
-}
-
-IpAddress IpAddress::v4(const std::uint8_t* p) {
-  IpAddress a;
-  a.family = Family::V4;
-  std::memcpy(a.bytes.data(), p, 4);
-  return a;
-}
-
-IpAddress IpAddress::v6(const std::uint8_t* p) {
-  IpAddress a;
-  a.family = Family::V6;
-  std::memcpy(a.bytes.data(), p, 16);
-  return a;
 }
 
 std::string IpAddress::to_string() const {

@@ -50,4 +50,19 @@ struct IpAddress {
   }
 };
 
+// Inline: the decoder builds two per packet.
+inline IpAddress IpAddress::v4(const std::uint8_t* p) {
+  IpAddress a;
+  a.family = Family::V4;
+  std::memcpy(a.bytes.data(), p, 4);
+  return a;
+}
+
+inline IpAddress IpAddress::v6(const std::uint8_t* p) {
+  IpAddress a;
+  a.family = Family::V6;
+  std::memcpy(a.bytes.data(), p, 16);
+  return a;
+}
+
 }  // namespace rcptwatch

@@ -55,6 +55,11 @@ class StreamConsumerFactory {
  public:
   virtual ~StreamConsumerFactory() = default;
   virtual std::unique_ptr<StreamConsumer> open(const ConnectionInfo& info) = 0;
+  // The tracker is done with the consumer it opened for `info` (its on_close() has returned;
+  // `info` is still valid during the call). A factory may keep it to serve a later open()
+  // instead of allocating one per connection; by default it is destroyed.
+  virtual void recycle(const ConnectionInfo& /*info*/,
+                       std::unique_ptr<StreamConsumer> /*consumer*/) {}
 };
 
 }  // namespace rcptwatch::flow

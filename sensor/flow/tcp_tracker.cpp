@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
+#include <limits>
 #include <tuple>
 #include <utility>
 
@@ -25,6 +26,7 @@ namespace {
 using reassembly::ReassemblyCounters;
 using reassembly::ReassemblyLimits;
 using reassembly::StreamReassembler;
+using reassembly::TailPool;
 
 // Each state has its own idle timeout, hence its own LRU list (closed connections are
 // tombstones, outside the flow table).
@@ -53,8 +55,8 @@ class DirSink final : public reassembly::StreamSink {
 };
 
 struct Flow {
-  Flow(const ReassemblyLimits& limits, ReassemblyCounters& counters)
-      : to_server(limits, counters), to_client(limits, counters) {}
+  Flow(const ReassemblyLimits& limits, ReassemblyCounters& counters, TailPool& tails)
+      : to_server(limits, counters, &tails), to_client(limits, counters, &tails) {}
 
   FlowKey key;
   std::uint32_t tag = 0;   // in the index
@@ -148,6 +150,21 @@ struct TcpTracker::Impl {
     unlink(f);
     f.last_seen = now;
     list(f.state).push_back(&f);
+    note_deadline(now, timeout(f.state));
+  }
+
+  // When an entry last seen at `seen` expires; saturated, since timeouts come from the user.
+  static std::int64_t deadline(Timestamp seen, std::int64_t idle_limit) {
+    std::int64_t at = 0;
+    return __builtin_add_overflow(seen.usec, idle_limit, &at)
+               ? (idle_limit > 0 ? std::numeric_limits<std::int64_t>::max()
+                                 : std::numeric_limits<std::int64_t>::min())
+               : at;
+  }
+
+  // Every entry pushed onto an expiry list lowers the bound expire() waits for.
+  void note_deadline(Timestamp seen, std::int64_t idle_limit) {
+    next_expiry_usec = std::min(next_expiry_usec, deadline(seen, idle_limit));
   }
 
   // Drops the index entry, and with it the flow.
@@ -163,8 +180,10 @@ struct TcpTracker::Impl {
     f.to_server.flush(to_server);
     DirSink to_client(f.consumer.get(), StreamDir::ToClient, ts);
     f.to_client.flush(to_client);
-    if (f.consumer) f.consumer->on_close(ts);
-    f.consumer.reset();
+    if (f.consumer) {
+      f.consumer->on_close(ts);
+      factory.recycle(f.info, std::move(f.consumer));
+    }
     f.to_server.reset();
     f.to_client.reset();
     --counters.flows_active;
@@ -187,6 +206,7 @@ struct TcpTracker::Impl {
     t.client_isn_known = f.client_isn_known;
     t.client_is_lo = t.key.port_lo == f.info.client_port && t.key.addr_lo == f.info.client_ip.bytes;
     tombstone_list.push_back(&t);
+    note_deadline(now, config.closed_timeout_usec);
     remove(f);
   }
 
@@ -249,6 +269,7 @@ struct TcpTracker::Impl {
   }
 
   void expire() {
+    if (now.usec < next_expiry_usec) return;  // no list head is due yet
     for (std::size_t s = 0; s < kStates; ++s) {
       const auto state = static_cast<FlowState>(s);
       const std::int64_t idle_limit = timeout(state);
@@ -262,6 +283,15 @@ struct TcpTracker::Impl {
     while (Tombstone* t = tombstone_list.front()) {
       if (now.usec - t->last_seen.usec < config.closed_timeout_usec) break;
       remove_tombstone(*t);
+    }
+    // The lists are in last-seen order: their heads are the next to be due.
+    next_expiry_usec = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t s = 0; s < kStates; ++s) {
+      const auto state = static_cast<FlowState>(s);
+      if (const Flow* f = list(state).front()) note_deadline(f->last_seen, timeout(state));
+    }
+    if (const Tombstone* t = tombstone_list.front()) {
+      note_deadline(t->last_seen, config.closed_timeout_usec);
     }
   }
 
@@ -340,7 +370,7 @@ struct TcpTracker::Impl {
         ++counters.segments_without_flow;  // nothing worth a connection of its own
         return;
       }
-      const std::uint32_t at = flows.create(limits, rcounters);
+      const std::uint32_t at = flows.create(limits, rcounters, tails);
       Flow& f = flows[at];
       f.key = key;
       f.tag = tag;
@@ -404,10 +434,14 @@ struct TcpTracker::Impl {
   // Declared before the slabs: flows hold references to these until they are destroyed.
   ReassemblyLimits limits;
   ReassemblyCounters rcounters;
+  TailPool tails;  // the flows' delivered-bytes tails, reused from closed connections
   TrackerCounters counters;
   Timestamp now;
   std::uint64_t next_id = config.first_flow_id;
   std::array<FlowList, kStates> lists;
+  // No list head is due before this packet time (a lower bound: every push onto a list lowers
+  // it, expire() sets it from the heads), so most packets skip the walk over the lists.
+  std::int64_t next_expiry_usec = std::numeric_limits<std::int64_t>::max();
   FlowKeyHash hasher;  // seeded per tracker: keys come from the network
   Slab<Flow> flows;        // live connections
   FlowIndex live;          // flows by key

@@ -17,9 +17,25 @@ bool same_bytes(Bytes a, Bytes b) {
 
 }  // namespace
 
+TailBuffer TailPool::take(std::uint32_t capacity) {
+  auto& spares = spares_for(capacity);
+  while (!spares.empty()) {
+    TailBuffer buffer = std::move(spares.back());
+    spares.pop_back();
+    if (buffer.capacity >= capacity) return buffer;  // smaller: from a tracker with other limits
+  }
+  return TailBuffer{std::make_unique_for_overwrite<std::uint8_t[]>(capacity), capacity};
+}
+
+void TailPool::give(TailBuffer& buffer) {
+  auto& spares = spares_for(buffer.capacity);
+  if (buffer.bytes && spares.size() < kMaxSpare) spares.push_back(std::move(buffer));
+  buffer = TailBuffer{};
+}
+
 StreamReassembler::StreamReassembler(const ReassemblyLimits& limits,
-                                     ReassemblyCounters& counters)
-    : limits_(limits), counters_(counters) {}
+                                     ReassemblyCounters& counters, TailPool* pool)
+    : limits_(limits), counters_(counters), pool_(pool) {}
 
 StreamReassembler::~StreamReassembler() { sub_buffered(buffered_); }
 
@@ -182,7 +198,8 @@ void StreamReassembler::flush(StreamSink& sink) {
 void StreamReassembler::reset() {
   sub_buffered(buffered_);
   ooo_.reset();
-  std::vector<std::uint8_t>().swap(tail_);
+  release_tail();
+  tail_size_ = 0;
   tail_head_ = 0;
   next_ = 0;
   base_seq_ = 0;
@@ -195,7 +212,7 @@ void StreamReassembler::emit_gap(std::uint64_t length, bool because_of_cap, Stre
   counters_.gap_bytes += length;
   if (because_of_cap) counters_.buffer_cap_drops += length;
   next_ += length;
-  tail_.clear();  // what the tail held is no longer adjacent to next_
+  tail_size_ = 0;  // what the tail held is no longer adjacent to next_
   tail_head_ = 0;
 }
 
@@ -215,37 +232,61 @@ void StreamReassembler::release_out_of_order_if_empty() {
 
 // The tail grows up to its cap (short sessions never pay for the full ring), then wraps:
 // tail_head_ is the oldest byte and the next one overwritten. It grows in two steps at most
-// (kTailFirstBytes, then the cap): doubling from a few bytes cost an allocation for almost
-// every packet of a command-sized exchange.
+// (kTailFirstBytes, then the cap).
 void StreamReassembler::tail_append(Bytes data) {
-  const std::size_t cap = limits_.delivered_tail_bytes;
+  const std::uint32_t cap = limits_.delivered_tail_bytes;
   if (cap == 0) return;
   if (data.size() >= cap) {
-    tail_.assign(data.end() - static_cast<std::ptrdiff_t>(cap), data.end());
+    if (tail_.capacity < cap) {
+      release_tail();  // all of it is overwritten: nothing to carry over
+      tail_ = empty_tail(cap);
+    }
+    std::memcpy(tail_.bytes.get(), data.data() + (data.size() - cap), cap);
+    tail_size_ = cap;
     tail_head_ = 0;
     return;
   }
-  if (tail_.size() < cap) {
-    const std::size_t n = std::min(cap - tail_.size(), data.size());
-    if (tail_.capacity() < tail_.size() + n) {
-      constexpr std::size_t kTailFirstBytes = 512;
-      tail_.reserve(tail_.size() + n <= kTailFirstBytes ? std::min(cap, kTailFirstBytes) : cap);
+  if (tail_size_ < cap) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(cap - tail_size_, data.size()));
+    if (tail_.capacity < tail_size_ + n) {
+      grow_tail(tail_size_ + n <= kTailFirstBytes ? std::min<std::uint32_t>(cap, kTailFirstBytes)
+                                                  : cap);
     }
-    tail_.insert(tail_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    std::memcpy(tail_.bytes.get() + tail_size_, data.data(), n);
+    tail_size_ += n;
     data = data.subspan(n);
   }
   while (!data.empty()) {
-    const std::size_t n = std::min<std::size_t>(cap - tail_head_, data.size());
-    std::memcpy(tail_.data() + tail_head_, data.data(), n);
-    tail_head_ = static_cast<std::uint32_t>((tail_head_ + n) % cap);
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(cap - tail_head_, data.size()));
+    std::memcpy(tail_.bytes.get() + tail_head_, data.data(), n);
+    tail_head_ += n;
+    if (tail_head_ == cap) tail_head_ = 0;
     data = data.subspan(n);
   }
 }
 
+TailBuffer StreamReassembler::empty_tail(std::uint32_t capacity) {
+  if (pool_) return pool_->take(capacity);
+  return TailBuffer{std::make_unique_for_overwrite<std::uint8_t[]>(capacity), capacity};
+}
+
+// A buffer of `capacity` bytes in place of the tail's, holding what the tail holds.
+void StreamReassembler::grow_tail(std::uint32_t capacity) {
+  TailBuffer bigger = empty_tail(capacity);
+  if (tail_size_ > 0) std::memcpy(bigger.bytes.get(), tail_.bytes.get(), tail_size_);
+  release_tail();
+  tail_ = std::move(bigger);
+}
+
+void StreamReassembler::release_tail() {
+  if (pool_) pool_->give(tail_);
+  else tail_ = TailBuffer{};
+}
+
 std::uint8_t StreamReassembler::tail_byte_back(std::uint64_t back) const {
-  const std::size_t size = tail_.size();
-  if (size < limits_.delivered_tail_bytes) return tail_[size - back];
-  return tail_[(tail_head_ + size - back) % size];
+  const std::size_t size = tail_size_;
+  if (size < limits_.delivered_tail_bytes) return tail_.bytes[size - back];
+  return tail_.bytes[(tail_head_ + size - back) % size];
 }
 
 }  // namespace rcptwatch::reassembly

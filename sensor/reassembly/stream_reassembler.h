@@ -3,6 +3,7 @@
 // events. Pure: knows nothing of capture, flows or time; the caller owns one per direction.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -60,10 +61,52 @@ struct ReassemblyCounters {
   std::uint64_t buffered_bytes = 0;        // gauge: out-of-order bytes held now
 };
 
+// A tail (the last delivered bytes, for comparing retransmissions) grows in two steps at most:
+// this many bytes, then ReassemblyLimits::delivered_tail_bytes. Short sessions never pay for
+// the full ring, and doubling from a few bytes cost an allocation for almost every packet of a
+// command-sized exchange.
+inline constexpr std::size_t kTailFirstBytes = 512;
+
+// A tail's storage: `capacity` bytes, left uninitialised (a tail writes before it reads).
+struct TailBuffer {
+  std::unique_ptr<std::uint8_t[]> bytes;
+  std::uint32_t capacity = 0;
+};
+
+// Tail buffers of ended streams, for new ones: without it every connection allocated and freed
+// two or three tails. One per tracker, shared by all its reassemblers (single-threaded). It
+// keeps at most kMaxSpare buffers of each step, so what it holds is bounded by what that many
+// streams held at once anyway.
+class TailPool {
+ public:
+  static constexpr std::size_t kMaxSpare = 512;
+
+  TailPool() = default;
+  TailPool(const TailPool&) = delete;
+  TailPool& operator=(const TailPool&) = delete;
+
+  // A buffer of at least `capacity` bytes.
+  TailBuffer take(std::uint32_t capacity);
+  // Keeps `buffer` for a later take(), or frees it when the pool is full; `buffer` is left
+  // without storage.
+  void give(TailBuffer& buffer);
+  std::size_t spare() const { return first_.size() + full_.size(); }
+
+ private:
+  std::vector<TailBuffer>& spares_for(std::uint32_t capacity) {
+    return capacity <= kTailFirstBytes ? first_ : full_;
+  }
+
+  std::vector<TailBuffer> first_;  // capacity <= kTailFirstBytes
+  std::vector<TailBuffer> full_;
+};
+
 class StreamReassembler {
  public:
-  // `limits` and `counters` must outlive the reassembler (shared, to keep it small).
-  StreamReassembler(const ReassemblyLimits& limits, ReassemblyCounters& counters);
+  // `limits`, `counters` and `pool` must outlive the reassembler (shared, to keep it small).
+  // Without a pool, tails come from the heap and go back to it.
+  StreamReassembler(const ReassemblyLimits& limits, ReassemblyCounters& counters,
+                    TailPool* pool = nullptr);
   ~StreamReassembler();
   StreamReassembler(const StreamReassembler&) = delete;
   StreamReassembler& operator=(const StreamReassembler&) = delete;
@@ -122,16 +165,21 @@ class StreamReassembler {
   void release_out_of_order_if_empty();
 
   void tail_append(Bytes data);
-  std::size_t tail_size() const { return tail_.size(); }
+  TailBuffer empty_tail(std::uint32_t capacity);
+  void grow_tail(std::uint32_t capacity);
+  void release_tail();
+  std::size_t tail_size() const { return tail_size_; }
   std::uint8_t tail_byte_back(std::uint64_t back) const;  // byte at next_ - back
 
   const ReassemblyLimits& limits_;
   ReassemblyCounters& counters_;
+  TailPool* pool_;
   std::unique_ptr<OutOfOrder> ooo_;
-  std::vector<std::uint8_t> tail_;  // ring of the last delivered bytes once full
+  TailBuffer tail_;  // the last delivered bytes; a ring once tail_size_ reaches the cap
   std::uint64_t next_ = 0;          // stream offset of the next byte to deliver
   std::uint64_t buffered_ = 0;      // bytes in ooo_ (segments and conflict alternatives)
   std::uint32_t base_seq_ = 0;      // sequence number of stream offset 0
+  std::uint32_t tail_size_ = 0;     // bytes of tail_ in use
   std::uint32_t tail_head_ = 0;     // once the ring is full: index of the oldest byte
   bool started_ = false;
 };

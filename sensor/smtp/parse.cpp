@@ -91,6 +91,12 @@ MailboxScan scan_mailbox(std::string_view s, std::size_t begin, bool bracketed) 
   bool in_literal = false;
   std::size_t i = begin;
   while (i < s.size()) {
+    if (!in_quote && !in_literal) {
+      // Most of an address is a plain run: pass it in a tight loop, not byte by byte through
+      // the quote and literal checks below.
+      while (i < s.size() && !kMailboxSpecial[static_cast<unsigned char>(s[i])]) ++i;
+      if (i == s.size()) break;
+    }
     const char c = s[i];
     const auto uc = static_cast<unsigned char>(c);
     if (in_quote) {
@@ -112,11 +118,7 @@ MailboxScan scan_mailbox(std::string_view s, std::size_t begin, bool bracketed) 
       ++i;
       continue;
     }
-    if (!kMailboxSpecial[uc]) {
-      ++i;
-      continue;
-    }
-    if (is_blank(c)) break;
+    if (is_blank(c)) break;  // a special byte (the run above stopped at it)
     if (c == '>') {
       if (!bracketed) r.error = PathError::BadCharacter;
       break;
@@ -360,6 +362,11 @@ constexpr std::array<FlagKeyword, 6> kFlagKeywords{{
     {"AUTH", &ServerCapabilities::auth},
 }};
 constexpr std::uint64_t kSizeKeyword = packed_upper("SIZE");
+// The two longer keywords, both of ten bytes: their first eight and last two, packed.
+constexpr std::uint64_t kPipeliningHead = packed_upper("PIPELINI");
+constexpr std::uint64_t kBinarymimeHead = packed_upper("BINARYMI");
+constexpr std::uint64_t kPipeliningTail = packed_upper("NG");
+constexpr std::uint64_t kBinarymimeTail = packed_upper("ME");
 }  // namespace
 
 void record_ehlo_keyword(std::string_view text, ServerCapabilities& caps) {
@@ -367,10 +374,12 @@ void record_ehlo_keyword(std::string_view text, ServerCapabilities& caps) {
   std::size_t end = 0;
   while (end < text.size() && !is_blank(text[end]) && text[end] != '=') ++end;
   const std::string_view keyword = text.substr(0, end);
-  const std::string_view value = trim(text.substr(end < text.size() ? end + 1 : end));
-  if (keyword.size() > 8) {  // the two longer keywords
-    if (iequals(keyword, "PIPELINING")) caps.pipelining = true;
-    else if (iequals(keyword, "BINARYMIME")) caps.binarymime = true;
+  if (keyword.size() > 8) {
+    if (keyword.size() != 10) return;
+    const std::uint64_t head = packed_upper(keyword.substr(0, 8));
+    const std::uint64_t tail = packed_upper(keyword.substr(8));
+    if (head == kPipeliningHead && tail == kPipeliningTail) caps.pipelining = true;
+    else if (head == kBinarymimeHead && tail == kBinarymimeTail) caps.binarymime = true;
     return;
   }
   const std::uint64_t packed = packed_upper(keyword);
@@ -382,6 +391,7 @@ void record_ehlo_keyword(std::string_view text, ServerCapabilities& caps) {
   }
   if (packed == kSizeKeyword && keyword.size() == 4) {
     caps.size = true;
+    const std::string_view value = trim(text.substr(end < text.size() ? end + 1 : end));
     std::uint64_t limit = 0;
     for (const char c : value) {
       if (c < '0' || c > '9' || limit > std::numeric_limits<std::uint64_t>::max() / 10 - 9) {

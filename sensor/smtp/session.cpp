@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "smtp/line_framer.h"
+#include "smtp/slot_queue.h"
 
 namespace rcptwatch::smtp {
 namespace {
@@ -37,57 +38,36 @@ struct Pending {
   std::uint32_t transaction = 0;  // Rcpt: owning transaction
   std::uint32_t recipient_index = kNoIndex;  // Rcpt: slot in the transaction, if kept
   std::uint64_t data_seq = 0;     // Data: which DATA command this is
-  std::string address;            // Rcpt: forward-path
+  std::string address;            // Rcpt: forward-path, when not kept in the transaction
   std::size_t domain_offset = 0;
   std::size_t domain_length = 0;
 };
 
-// FIFO ring of Pending with reusable slots; the session enforces the cap.
-class PendingQueue {
- public:
-  bool empty() const { return size_ == 0; }
-  std::size_t size() const { return size_; }
-  Pending& front() { return slots_[head_]; }
-  void pop_front() {
-    head_ = (head_ + 1) % slots_.size();
-    --size_;
-  }
-  Pending& push_back() {
-    if (size_ == slots_.size()) grow();
-    Pending& slot = slots_[(head_ + size_) % slots_.size()];
-    ++size_;
-    return slot;
-  }
-
- private:
-  void grow() {
-    std::rotate(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(head_),
-                slots_.end());
-    head_ = 0;
-    slots_.resize(std::max<std::size_t>(8, slots_.size() * 2));
-  }
-
-  std::vector<Pending> slots_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-};
-
+// A recipient kept for the TransactionEvent: its forward-path lies in the transaction's
+// `addresses`, so recipients cost no allocation of their own.
 struct StoredRecipient {
-  std::string address;
-  std::size_t domain_offset = 0;
+  std::size_t offset = 0;  // in Transaction::addresses
+  std::size_t length = 0;
+  std::size_t domain_offset = 0;  // within the address
   std::size_t domain_length = 0;
   std::optional<int> reply;
 };
 
+// Slots are reused (SlotQueue): a new transaction assigns every field.
 struct Transaction {
   std::uint32_t number = 0;
   Timestamp ts;
   std::string helo;
   std::string mail_from;
+  std::string addresses;  // every kept recipient's forward-path, one after the other
   std::vector<StoredRecipient> recipients;
   std::uint32_t unresolved = 0;  // recipients still waiting for their reply
   bool closed = false;
   bool tls = false;
+
+  std::string_view address(const StoredRecipient& r) const {
+    return std::string_view(addresses).substr(r.offset, r.length);
+  }
 };
 
 enum class ClientMode : std::uint8_t { Command, DataBody, BdatBody };
@@ -104,25 +84,58 @@ bool is_2xx(int code) { return code >= 200 && code < 300; }
 }  // namespace
 
 struct SmtpSession::Impl {
-  Impl(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in)
+  // `recycled`: a closed session whose queues this one takes over, emptied, with the capacity
+  // they grew to (its slots are reset field by field when reused).
+  Impl(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in,
+       Impl* recycled = nullptr)
       : limits(limits_in),
-        observer(observer_in),
-        counters(counters_in),
+        observer(&observer_in),
+        counters(&counters_in),
         client_framer(limits_in.max_line_bytes),
         server_framer(limits_in.max_line_bytes) {
-    ++counters.sessions;
+    if (recycled != nullptr) {
+      pending = std::move(recycled->pending);
+      pending.clear();
+      transactions = std::move(recycled->transactions);
+      transactions.clear();
+      helo = std::move(recycled->helo);
+      helo.clear();
+      event_recipients = std::move(recycled->event_recipients);
+    }
+    ++counters->sessions;
     push_pending(PendingKind::Greeting, Timestamp{});
   }
 
+  // The next connection's session in this one's memory: every member back to its initial
+  // value, the queues emptied but with their capacity.
+  void restart(SmtpLimits limits_in, SmtpObserver& observer_in, SmtpCounters& counters_in) {
+    *this = Impl(limits_in, observer_in, counters_in, this);
+  }
+
+  // What the reusable queues hold (capacities, roughly): a session that served a flood of
+  // pipelined commands or recipients is not kept for the next connection.
+  std::size_t reusable_bytes() const {
+    std::size_t n = pending.capacity() * sizeof(Pending) +
+                    transactions.capacity() * sizeof(Transaction) + helo.capacity() +
+                    event_recipients.capacity() * sizeof(TransactionEvent::Recipient);
+    pending.for_each_slot([&](const Pending& p) { n += p.address.capacity(); });
+    transactions.for_each_slot([&](const Transaction& t) {
+      n += t.helo.capacity() + t.mail_from.capacity() + t.addresses.capacity() +
+           t.recipients.capacity() * sizeof(StoredRecipient);
+    });
+    return n;
+  }
+
   SmtpLimits limits;
-  SmtpObserver& observer;
-  SmtpCounters& counters;
+  // Pointers, not references: restart() assigns a whole new state.
+  SmtpObserver* observer;
+  SmtpCounters* counters;
   LineFramer client_framer;
   LineFramer server_framer;
-  PendingQueue pending;
-  // back() is the open one unless closed. A vector, not a deque: it holds one or two
-  // transactions, and an empty std::deque already allocates ~600 bytes per session.
-  std::vector<Transaction> transactions;
+  SlotQueue<Pending> pending;
+  // back() is the open one unless closed. Usually one or two, the older ones closed and
+  // waiting for their recipients' replies (an empty std::deque allocated ~600 bytes).
+  SlotQueue<Transaction> transactions;
   std::uint32_t transaction_count = 0;
   std::string helo;
   ServerCapabilities caps;
@@ -155,8 +168,8 @@ struct SmtpSession::Impl {
   // ---- transactions and recipients ----
 
   Transaction* find_transaction(std::uint32_t number) {
-    for (auto& t : transactions) {
-      if (t.number == number) return &t;
+    for (std::size_t i = 0; i < transactions.size(); ++i) {
+      if (transactions[i].number == number) return &transactions[i];
     }
     return nullptr;
   }
@@ -166,9 +179,9 @@ struct SmtpSession::Impl {
   void emit_transaction(const Transaction& t) {
     event_recipients.clear();
     for (const auto& r : t.recipients) {
+      const std::string_view address = t.address(r);
       event_recipients.push_back(TransactionEvent::Recipient{
-          r.address, std::string_view(r.address).substr(r.domain_offset, r.domain_length),
-          r.reply});
+          address, address.substr(r.domain_offset, r.domain_length), r.reply});
     }
     TransactionEvent event;
     event.ts = t.ts;
@@ -177,14 +190,14 @@ struct SmtpSession::Impl {
     event.transaction = t.number;
     event.recipients = event_recipients;
     event.tls = t.tls;
-    observer.on_transaction(event);
+    observer->on_transaction(event);
   }
 
   void flush_transactions() {
     while (!transactions.empty() && transactions.front().closed &&
            transactions.front().unresolved == 0) {
       emit_transaction(transactions.front());
-      transactions.erase(transactions.begin());
+      transactions.pop_front();
     }
   }
 
@@ -198,13 +211,17 @@ struct SmtpSession::Impl {
 
   void open_transaction(Timestamp ts, std::string_view mail_from) {
     close_transaction(false);
-    Transaction t;
+    Transaction& t = transactions.push_back();  // a reused slot: its buffers keep their capacity
     t.number = ++transaction_count;
     t.ts = ts;
-    t.helo = helo;
-    t.mail_from = mail_from;
-    transactions.push_back(std::move(t));
-    ++counters.transactions;
+    t.helo.assign(helo);
+    t.mail_from.assign(mail_from);
+    t.addresses.clear();
+    t.recipients.clear();
+    t.unresolved = 0;
+    t.closed = false;
+    t.tls = false;
+    ++counters->transactions;
   }
 
   void emit_recipient(const Transaction& t, std::string_view address, std::string_view domain,
@@ -217,7 +234,7 @@ struct SmtpSession::Impl {
     event.domain = domain;
     event.reply = reply;
     event.transaction = t.number;
-    observer.on_recipient(event);
+    observer->on_recipient(event);
   }
 
   // The reassembler saw two different copies of the same client bytes. Recipients in the
@@ -235,7 +252,7 @@ struct SmtpSession::Impl {
       if (cmd.verb == Verb::Rcpt && line.size() <= limits.max_line_bytes) {
         const PathArgument path = parse_rcpt_to(cmd.argument);
         if (path.ok() && !path.null_path) {
-          ++counters.conflict_recipients;
+          ++counters->conflict_recipients;
           if (transaction_open()) {
             emit_recipient(transactions.back(), path.address, path.domain, at, std::nullopt);
           } else {
@@ -253,9 +270,10 @@ struct SmtpSession::Impl {
   void resolve_recipient(const Pending& p, std::optional<int> reply) {
     Transaction* t = find_transaction(p.transaction);
     if (t == nullptr) return;  // cannot happen: a transaction outlives its pending recipients
-    emit_recipient(*t, p.address,
-                   std::string_view(p.address).substr(p.domain_offset, p.domain_length), p.ts,
-                   reply);
+    const std::string_view address = p.recipient_index != kNoIndex
+                                         ? t->address(t->recipients[p.recipient_index])
+                                         : std::string_view(p.address);
+    emit_recipient(*t, address, address.substr(p.domain_offset, p.domain_length), p.ts, reply);
     if (p.recipient_index != kNoIndex) t->recipients[p.recipient_index].reply = reply;
     --t->unresolved;
     flush_transactions();
@@ -277,7 +295,7 @@ struct SmtpSession::Impl {
   void declare_server_absent() {
     if (server_absent) return;
     server_absent = true;
-    ++counters.one_sided_sessions;
+    ++counters->one_sided_sessions;
     resolve_all_pending();
     replies_to_skip = 0;
   }
@@ -291,7 +309,7 @@ struct SmtpSession::Impl {
         declare_server_absent();
         return nullptr;
       }
-      ++counters.pending_overflow;
+      ++counters->pending_overflow;
       resolve_front(std::nullopt);
       ++replies_to_skip;
     }
@@ -313,33 +331,38 @@ struct SmtpSession::Impl {
     const std::size_t take =
         std::min<std::size_t>(data.size(), limits.max_tls_client_bytes - tls_client_forwarded);
     tls_client_forwarded += static_cast<std::uint32_t>(take);
-    observer.on_tls_client_data(data.first(take), ts);
+    observer->on_tls_client_data(data.first(take), ts);
   }
 
-  // First word of a reply's text: the host name in a greeting or an EHLO reply.
+  // First word of a reply's text: the host name in a greeting or an EHLO reply. A plain loop:
+  // find_first_of(" \t") calls memchr once per character.
   static std::string_view first_word(std::string_view text) {
-    const std::size_t end = text.find_first_of(" \t");
+    std::size_t end = 0;
+    while (end < text.size() && text[end] != ' ' && text[end] != '\t') ++end;
     return text.substr(0, end);
   }
 
   void report_server_name(const ReplyLine& reply, Timestamp ts) {
     if (pending.empty()) return;
     const PendingKind kind = pending.front().kind;
+    const bool greeting = kind == PendingKind::Greeting && reply.code == 220;
+    const bool ehlo = kind == PendingKind::Ehlo && is_2xx(reply.code);
+    if (!greeting && !ehlo) return;  // most replies name no host: do not look for one
     const std::string_view host = first_word(reply.text);
     if (host.empty()) return;
-    if (kind == PendingKind::Greeting && reply.code == 220) {
-      observer.on_server_greeting(host, ts);
-    } else if (kind == PendingKind::Ehlo && is_2xx(reply.code)) {
-      observer.on_ehlo_host(host, ts);
+    if (greeting) {
+      observer->on_server_greeting(host, ts);
+    } else {
+      observer->on_ehlo_host(host, ts);
     }
   }
 
   void enter_tls(Timestamp ts) {
     tls = true;
-    ++counters.tls_sessions;
+    ++counters->tls_sessions;
     resolve_all_pending();
     close_transaction(true);
-    observer.on_tls(ts);
+    observer->on_tls(ts);
   }
 
   void end_body_after_gap_by_reply() {
@@ -351,7 +374,7 @@ struct SmtpSession::Impl {
   }
 
   void finalize_reply(int code, Timestamp ts) {
-    ++counters.replies;
+    ++counters->replies;
     if (replies_to_skip > 0) {
       --replies_to_skip;
       return;
@@ -361,14 +384,14 @@ struct SmtpSession::Impl {
         if (mode == ClientMode::DataBody && body_after_gap && code != 354 && code != 334) {
           end_body_after_gap_by_reply();  // the answer to the end of a body we lost track of
         } else {
-          ++counters.unmatched_replies;
+          ++counters->unmatched_replies;
         }
         return;
       }
       Pending& head = pending.front();
       if ((code == 354 && head.kind != PendingKind::Data) ||
           (code == 334 && head.kind != PendingKind::Auth)) {
-        ++counters.unmatched_replies;
+        ++counters->unmatched_replies;
         return;
       }
       switch (head.kind) {
@@ -389,7 +412,7 @@ struct SmtpSession::Impl {
           pending.pop_front();
           if (code != 354 && mode == ClientMode::DataBody && seq == data_seq) {
             if (body_bytes == 0 && !body_after_gap) mode = ClientMode::Command;
-            else ++counters.data_rejected_after_body;
+            else ++counters->data_rejected_after_body;
           }
           return;
         }
@@ -413,14 +436,14 @@ struct SmtpSession::Impl {
   }
 
   void handle_server_line(std::string_view text, bool truncated, Timestamp ts) {
-    if (truncated) ++counters.truncated_lines;
+    if (truncated) ++counters->truncated_lines;
     const ReplyLine reply = parse_reply_line(text);
     if (!reply.ok()) {
-      ++counters.malformed_replies;
+      ++counters->malformed_replies;
       return;
     }
     if (in_multiline && reply.code != multiline_code) {
-      ++counters.malformed_replies;  // a continuation changed its code: start over
+      ++counters->malformed_replies;  // a continuation changed its code: start over
       in_multiline = false;
     }
     if (!in_multiline) {
@@ -448,15 +471,15 @@ struct SmtpSession::Impl {
   void handle_rcpt(const Command& cmd, bool truncated, Timestamp ts) {
     const PathArgument path = parse_rcpt_to(cmd.argument);
     if (!path.ok() || path.null_path || truncated) {
-      ++counters.malformed_addresses;
+      ++counters->malformed_addresses;
       push_pending(PendingKind::Other, ts);
       return;
     }
     if (!transaction_open()) {
-      ++counters.rcpt_without_mail;
+      ++counters->rcpt_without_mail;
       open_transaction(ts, "");
     }
-    ++counters.recipients;
+    ++counters->recipients;
     const std::size_t domain_offset =
         path.domain.empty() ? 0 : static_cast<std::size_t>(path.domain.data() - path.address.data());
     const std::uint32_t number = transactions.back().number;
@@ -464,11 +487,12 @@ struct SmtpSession::Impl {
     {
       Transaction& t = transactions.back();
       if (t.recipients.size() < limits.max_recipients_per_transaction) {
-        t.recipients.push_back(
-            StoredRecipient{std::string(path.address), domain_offset, path.domain.size(), {}});
+        t.recipients.push_back(StoredRecipient{t.addresses.size(), path.address.size(),
+                                               domain_offset, path.domain.size(), {}});
+        t.addresses.append(path.address);
         index = static_cast<std::uint32_t>(t.recipients.size() - 1);
       } else {
-        ++counters.recipients_over_limit;
+        ++counters->recipients_over_limit;
       }
     }
     Pending* p = push_pending(PendingKind::Rcpt, ts);
@@ -479,7 +503,8 @@ struct SmtpSession::Impl {
     }
     p->transaction = number;
     p->recipient_index = index;
-    p->address.assign(path.address);
+    // A kept recipient is read from its transaction; only one over the limit needs a copy.
+    if (index == kNoIndex) p->address.assign(path.address);
     p->domain_offset = domain_offset;
     p->domain_length = path.domain.size();
     ++t->unresolved;
@@ -511,12 +536,12 @@ struct SmtpSession::Impl {
     const BdatCmd bdat = parse_bdat(cmd.argument);
     if (!bdat.ok()) {
       // The chunk length is unknown, so whatever follows may be content: resynchronise.
-      ++counters.malformed_commands;
+      ++counters->malformed_commands;
       push_pending(PendingKind::Other, ts);
       client_resync = true;
       return;
     }
-    ++counters.bdat_chunks;
+    ++counters->bdat_chunks;
     push_pending(PendingKind::Bdat, ts);
     if (bdat.is_last) close_transaction(false);
     bdat_remaining = bdat.chunk_size;
@@ -525,7 +550,7 @@ struct SmtpSession::Impl {
   }
 
   void handle_command(const Command& cmd, bool truncated, Timestamp ts) {
-    ++counters.commands;
+    ++counters->commands;
     switch (cmd.verb) {
       case Verb::Helo:
       case Verb::Ehlo:
@@ -537,7 +562,7 @@ struct SmtpSession::Impl {
       case Verb::Mail: {
         const PathArgument path = parse_mail_from(cmd.argument);
         const bool good = path.ok() && !truncated;
-        if (!good) ++counters.malformed_addresses;
+        if (!good) ++counters->malformed_addresses;
         open_transaction(ts, good ? path.address : std::string_view{});
         push_pending(PendingKind::Mail, ts);
         return;
@@ -581,7 +606,7 @@ struct SmtpSession::Impl {
         push_pending(PendingKind::Other, ts);
         return;
       case Verb::Unknown:
-        ++counters.unknown_commands;
+        ++counters->unknown_commands;
         push_pending(PendingKind::Other, ts);  // servers answer unknown commands with 500
         return;
     }
@@ -627,10 +652,10 @@ struct SmtpSession::Impl {
   }
 
   void handle_client_line(std::string_view text, bool truncated, Timestamp ts) {
-    if (truncated) ++counters.truncated_lines;
+    if (truncated) ++counters->truncated_lines;
     if (auth_active) {
       if (looks_like_auth_continuation(text)) {
-        ++counters.auth_lines;
+        ++counters->auth_lines;
         return;
       }
       auth_active = false;
@@ -638,11 +663,11 @@ struct SmtpSession::Impl {
     const Command cmd = parse_command(text);
     if (client_resync) {
       if (!plausible_command(cmd)) {
-        ++counters.resync_skipped_lines;
+        ++counters->resync_skipped_lines;
         return;
       }
       client_resync = false;
-      ++counters.resyncs;
+      ++counters->resyncs;
     }
     handle_command(cmd, truncated, ts);
   }
@@ -686,7 +711,7 @@ struct SmtpSession::Impl {
           const char c = in[i++];
           if (c == '\n') {
             body_bytes += i;
-            counters.data_bytes_skipped += i;
+            counters->data_bytes_skipped += i;
             end_data(ts);
             return i;
           }
@@ -697,14 +722,14 @@ struct SmtpSession::Impl {
       }
     }
     body_bytes += i;
-    counters.data_bytes_skipped += i;
+    counters->data_bytes_skipped += i;
     return i;
   }
 
   std::size_t scan_body_after_gap(std::string_view in, Timestamp ts) {
     const LineFramer::Step step = client_framer.next(in);
     body_bytes += step.consumed;
-    counters.data_bytes_skipped += step.consumed;
+    counters->data_bytes_skipped += step.consumed;
     if (!step.line) return step.consumed;
     const std::string_view text = step.line->text;
     if (text == ".") {
@@ -713,7 +738,7 @@ struct SmtpSession::Impl {
     }
     const Command cmd = parse_command(text);
     if (plausible_in_body(cmd)) {
-      ++counters.resyncs;
+      ++counters->resyncs;
       end_data(ts);  // the body did end before this command, and the server answered it
       handle_command(cmd, step.line->truncated, ts);
     }
@@ -733,7 +758,7 @@ struct SmtpSession::Impl {
           const std::uint64_t take = std::min<std::uint64_t>(bdat_remaining, in.size() - pos);
           pos += static_cast<std::size_t>(take);
           bdat_remaining -= take;
-          counters.data_bytes_skipped += take;
+          counters->data_bytes_skipped += take;
           if (bdat_remaining == 0) end_bdat_chunk();
           break;
         }
@@ -755,7 +780,7 @@ struct SmtpSession::Impl {
 
   void on_server_data(Bytes data, Timestamp ts) {
     if (server_absent) {
-      counters.server_bytes_ignored += data.size();
+      counters->server_bytes_ignored += data.size();
       return;
     }
     if (!data.empty()) server_seen = true;
@@ -819,7 +844,29 @@ struct SmtpSession::Impl {
 SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters)
     : impl_(std::make_unique<Impl>(limits, observer, counters)) {}
 
+SmtpSession::SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters,
+                         Spare spare) {
+  if (!spare.impl_) {
+    impl_ = std::make_unique<Impl>(limits, observer, counters);
+    return;
+  }
+  impl_ = std::move(spare.impl_);
+  impl_->restart(limits, observer, counters);
+}
+
 SmtpSession::~SmtpSession() = default;
+
+SmtpSession::Spare SmtpSession::release() && {
+  Spare spare;
+  if (impl_->reusable_bytes() <= kMaxSpareBytes) spare.impl_ = std::move(impl_);
+  impl_.reset();
+  return spare;
+}
+
+SmtpSession::Spare::Spare() = default;
+SmtpSession::Spare::~Spare() = default;
+SmtpSession::Spare::Spare(Spare&&) noexcept = default;
+SmtpSession::Spare& SmtpSession::Spare::operator=(Spare&&) noexcept = default;
 
 void SmtpSession::on_client_data(Bytes data, Timestamp ts) {
   if (impl_->closed) return;
@@ -836,13 +883,13 @@ void SmtpSession::on_server_data(Bytes data, Timestamp ts) {
 }
 
 void SmtpSession::on_client_gap(std::uint64_t length, Timestamp /*ts*/) {
-  ++impl_->counters.gaps;
+  ++impl_->counters->gaps;
   if (impl_->closed || impl_->tls) return;
   impl_->on_client_gap(length);
 }
 
 void SmtpSession::on_server_gap(std::uint64_t /*length*/, Timestamp /*ts*/) {
-  ++impl_->counters.gaps;
+  ++impl_->counters->gaps;
   if (impl_->closed || impl_->tls) return;
   impl_->on_server_gap();
 }

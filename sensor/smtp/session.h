@@ -3,6 +3,7 @@
 // traffic; it counts.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -125,8 +126,32 @@ class SmtpObserver {
 // - Observers must not call back into the session. Nothing is reported from the destructor:
 //   call on_close.
 class SmtpSession {
+  struct Impl;
+
  public:
+  // A closed session, for the next connection's: its state is started afresh in the same
+  // memory, and its command and transaction queues keep the capacity they grew to. A pipeline
+  // keeps a few, so that a session costs no allocation rather than one for its state and one
+  // per queue, string and recipient list.
+  class Spare {
+   public:
+    Spare();
+    ~Spare();
+    Spare(Spare&&) noexcept;
+    Spare& operator=(Spare&&) noexcept;
+    explicit operator bool() const { return impl_ != nullptr; }
+
+   private:
+    friend class SmtpSession;
+    std::unique_ptr<Impl> impl_;
+  };
+  // A session whose queues hold more than this is not worth keeping (a flood of pipelined
+  // commands or recipients): release() then gives an empty Spare.
+  static constexpr std::size_t kMaxSpareBytes = 16 * 1024;
+
   SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters);
+  // The same, in the memory of a closed session (an empty Spare: as without one).
+  SmtpSession(SmtpLimits limits, SmtpObserver& observer, SmtpCounters& counters, Spare spare);
   ~SmtpSession();
   SmtpSession(const SmtpSession&) = delete;
   SmtpSession& operator=(const SmtpSession&) = delete;
@@ -140,6 +165,9 @@ class SmtpSession {
   void on_client_conflict(Bytes alternative, Timestamp ts);
   // The connection ended: report every recipient still waiting for a reply (reply unknown).
   void on_close(Timestamp ts);
+  // After on_close: the session's memory, for another session. Nothing may be called on this
+  // one afterwards but its destructor.
+  Spare release() &&;
 
   // What the server advertised in its last successful EHLO/LHLO reply.
   const ServerCapabilities& capabilities() const;
@@ -147,7 +175,6 @@ class SmtpSession {
   bool tls() const;
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -75,7 +75,20 @@ class RecordingFactory final : public StreamConsumerFactory {
                      endpoint(info.server_ip, info.server_port));
     return std::make_unique<RecordingConsumer>(events, info);
   }
+  // Kept apart from `events`: what each test expects there stays the same.
+  void recycle(const ConnectionInfo& info, std::unique_ptr<StreamConsumer> consumer) override {
+    const bool closed_first =
+        !events.empty() && events.back().rfind("close #" + std::to_string(info.id) + " ", 0) == 0;
+    recycled.push_back({info.id, closed_first, consumer != nullptr});
+  }
+  struct Recycled {
+    std::uint64_t id;
+    bool closed_first;  // on_close() was the consumer's last event before
+    bool consumer;      // the consumer was handed over
+    bool operator==(const Recycled&) const = default;
+  };
   Events events;
+  std::vector<Recycled> recycled;
 };
 
 class TrackerTest : public ::testing::Test {
@@ -152,6 +165,25 @@ TEST_F(TrackerTest, HandshakeAndDataBothWaysThenFin) {
   EXPECT_EQ(counters().segments_after_close, 1u);
   tracker().flush(Timestamp::from_seconds(4));
   EXPECT_EQ(factory.events.size(), 5u);  // nothing left to close
+}
+
+// Every consumer goes back to its factory right after its on_close(), whatever ended the
+// connection (FIN both ways, RST, the flow cap, the end of the capture), with its info still
+// valid: that is what lets the pipeline reuse its Connections.
+TEST_F(TrackerTest, ConsumersHandedBackAfterClose) {
+  config.max_flows = 2;
+  handshake(1, "10.0.0.1", 40000);  // #1
+  send(1, "10.0.0.1", 40000, "10.0.0.2", 25, 1001, 5001, kFinAck);
+  send(1, "10.0.0.2", 25, "10.0.0.1", 40000, 5001, 1002, kFinAck);  // #1 closed by FIN
+  handshake(2, "10.0.0.1", 40001);  // #2
+  send(2, "10.0.0.1", 40001, "10.0.0.2", 25, 1001, 0, kRst);  // #2 closed by RST
+  handshake(3, "10.0.0.1", 40002);  // #3
+  handshake(4, "10.0.0.1", 40003);  // #4
+  handshake(5, "10.0.0.1", 40004);  // #5 evicts #3 over the cap
+  tracker().flush(Timestamp::from_seconds(6));  // #4 and #5
+  using R = RecordingFactory::Recycled;
+  EXPECT_EQ(factory.recycled, (std::vector<R>{{1, true, true}, {2, true, true}, {3, true, true},
+                                              {4, true, true}, {5, true, true}}));
 }
 
 TEST_F(TrackerTest, MidstreamPickupFromServerSide) {
@@ -255,6 +287,28 @@ TEST_F(TrackerTest, NewSynOnLiveFlowStartsNewConnection) {
             (Events{"open #1 10.0.0.1:40000 > 10.0.0.2:25", "#1 c> a", "close #1 complete t=2",
                     "open #2 10.0.0.1:40000 > 10.0.0.2:25", "close #2 one_sided t=3"}));
   EXPECT_EQ(counters().reused, 1u);
+}
+
+// Expiry waits for the earliest deadline of any list: an entry with a shorter timeout pushed
+// after a longer-lived one (a SYN after an established flow, a tombstone) still expires on time.
+TEST_F(TrackerTest, ShorterTimeoutPushedLaterExpiresOnTime) {
+  config.syn_timeout_usec = 5'000'000;
+  config.established_timeout_usec = 20'000'000;
+  config.closed_timeout_usec = 3'000'000;
+  handshake(0, "10.0.0.3", 40001);                             // #1 established: due at 20
+  send(1, "10.0.0.1", 40000, "10.0.0.2", 25, 1000, 0, kSyn);   // #2 SYN only: due at 6
+  send(5, "10.0.0.9", 40009, "10.0.0.2", 80, 1, 1, kAck);      // unrelated: time moves on
+  EXPECT_EQ(counters().flows_evicted_idle, 0u);
+  send(6, "10.0.0.9", 40009, "10.0.0.2", 80, 1, 1, kAck);
+  EXPECT_EQ(counters().flows_evicted_idle, 1u);
+  send(8, "10.0.0.3", 40001, "10.0.0.2", 25, 1001, 5001, kRst);  // #1 closed: tombstone due at 11
+  send(10, "10.0.0.3", 40001, "10.0.0.2", 25, 1001, 5001, kPshAck, "late");
+  EXPECT_EQ(counters().segments_after_close, 1u);
+  send(11, "10.0.0.9", 40009, "10.0.0.2", 80, 1, 1, kAck);
+  send(11, "10.0.0.3", 40001, "10.0.0.2", 25, 1005, 5001, kPshAck, "new");  // tombstone gone
+  EXPECT_EQ(counters().segments_after_close, 1u);
+  EXPECT_EQ(counters().flows_created, 3u);
+  EXPECT_EQ(counters().flows_evicted_idle, 1u);  // #1 was established and seen at 8: not idle
 }
 
 TEST_F(TrackerTest, IdleExpiryPerState) {

@@ -498,6 +498,95 @@ TEST(ReassemblerAccounting, SharedGaugeFollowsResetAndDestruction) {
   EXPECT_EQ(a.next_sequence(), 10u);
 }
 
+// --- tail pool ---------------------------------------------------------------------------------
+
+TEST(TailPool, TakeGivesRoomAndGiveKeepsForReuse) {
+  TailPool pool;
+  TailBuffer a = pool.take(100);
+  ASSERT_NE(a.bytes, nullptr);
+  EXPECT_GE(a.capacity, 100u);
+  const std::uint8_t* buffer = a.bytes.get();
+  pool.give(a);
+  EXPECT_EQ(a.bytes, nullptr);
+  EXPECT_EQ(a.capacity, 0u);
+  EXPECT_EQ(pool.spare(), 1u);
+  const TailBuffer again = pool.take(80);  // room enough: the same buffer
+  EXPECT_EQ(again.bytes.get(), buffer);
+  EXPECT_GE(again.capacity, 100u);
+  EXPECT_EQ(pool.spare(), 0u);
+}
+
+TEST(TailPool, StepsKeptApartAndTooSmallBuffersNotHandedOut) {
+  TailPool pool;
+  TailBuffer first = pool.take(kTailFirstBytes);
+  TailBuffer full = pool.take(4096);
+  pool.give(first);
+  pool.give(full);
+  EXPECT_EQ(pool.spare(), 2u);
+  EXPECT_GE(pool.take(4096).capacity, 4096u);
+  EXPECT_GE(pool.take(kTailFirstBytes).capacity, kTailFirstBytes);
+  EXPECT_EQ(pool.spare(), 0u);
+  TailBuffer small = pool.take(kTailFirstBytes + 1);  // the full step's list
+  EXPECT_GE(small.capacity, kTailFirstBytes + 1);
+  pool.give(small);
+  EXPECT_GE(pool.take(8192).capacity, 8192u);  // the kept one is too small: dropped, not given
+  EXPECT_EQ(pool.spare(), 0u);
+  TailBuffer none;
+  pool.give(none);  // nothing to keep
+  EXPECT_EQ(pool.spare(), 0u);
+}
+
+TEST(TailPool, KeepsAtMostMaxSparePerStep) {
+  TailPool pool;
+  std::vector<TailBuffer> held;
+  for (std::size_t i = 0; i < TailPool::kMaxSpare + 10; ++i) held.push_back(pool.take(64));
+  for (auto& b : held) pool.give(b);
+  EXPECT_EQ(pool.spare(), TailPool::kMaxSpare);
+}
+
+// Reassemblers sharing a pool see exactly what heap-backed ones see, through growth of the
+// tail, its wrap-around and a reset (which hands the tail back for the next stream).
+TEST(TailPool, PooledReassemblersDetectTheSameConflicts) {
+  ReassemblyLimits limits;
+  limits.delivered_tail_bytes = 1000;
+  std::mt19937 rng(99);
+  std::string text(5000, '\0');
+  for (auto& ch : text) ch = static_cast<char>('a' + rng() % 26);
+  TailPool pool;
+  for (int stream = 0; stream < 20; ++stream) {
+    ReassemblyCounters heap_counters;
+    ReassemblyCounters pool_counters;
+    StreamReassembler heap(limits, heap_counters);
+    StreamReassembler pooled(limits, pool_counters, &pool);
+    Recorder heap_rec;
+    Recorder pool_rec;
+    heap.set_initial_sequence(0);
+    pooled.set_initial_sequence(0);
+    std::size_t next = 0;
+    while (next < text.size()) {
+      const std::size_t len = std::min<std::size_t>(1 + rng() % 1200, text.size() - next);
+      const std::string piece = text.substr(next, len);
+      heap.insert(static_cast<std::uint32_t>(1 + next), as_bytes(piece), heap_rec);
+      pooled.insert(static_cast<std::uint32_t>(1 + next), as_bytes(piece), pool_rec);
+      next += len;
+      // A retransmission of recent bytes, now and then with one byte changed.
+      const std::size_t back = std::min<std::size_t>(next, 1 + rng() % 900);
+      std::string again = text.substr(next - back, back);
+      if (rng() % 2 == 0) again[rng() % again.size()] ^= 1;
+      heap.insert(static_cast<std::uint32_t>(1 + next - back), as_bytes(again), heap_rec);
+      pooled.insert(static_cast<std::uint32_t>(1 + next - back), as_bytes(again), pool_rec);
+    }
+    ASSERT_EQ(pool_rec.stream, heap_rec.stream);
+    ASSERT_EQ(pool_rec.conflicts, heap_rec.conflicts);
+    ASSERT_FALSE(heap_rec.conflicts.empty());
+    EXPECT_EQ(pool_counters.overlap_conflicts, heap_counters.overlap_conflicts);
+    pooled.reset();
+    // The first step's buffer (given back when the tail grew) and the full one: the next
+    // stream takes both and gives both back, nothing is allocated after the first stream.
+    EXPECT_EQ(pool.spare(), 2u);
+  }
+}
+
 // --- random property test --------------------------------------------------------------------
 
 // Random segments with losses, duplicates and overlaps under random caps: after flush the

@@ -797,6 +797,90 @@ TEST(SmtpSession, RecipientLimitBoundsTransactionButReportsAll) {
   EXPECT_EQ(out.counters.recipients_over_limit, 1u);
 }
 
+// Recipients over the limit are not kept in the transaction, so their pending command holds
+// the only copy of the address: it must still be reported whole, with its reply.
+TEST(SmtpSession, RecipientOverLimitReportedWithItsReply) {
+  SmtpLimits limits;
+  limits.max_recipients_per_transaction = 1;
+  const std::vector<Step> script{
+      S("220 mx\r\n"),
+      C("MAIL FROM:<a@b.example>\r\nRCPT TO:<r1@x.example>\r\nRCPT TO:<r2@army.ml>\r\n"),
+      S("250 ok\r\n250 ok\r\n550 no\r\n"),
+      C("QUIT\r\n"),
+  };
+  const Outcome out = run(script, {}, limits);
+  ASSERT_EQ(out.rcpts.size(), 2u);
+  EXPECT_EQ(out.rcpts[0], (Rcpt{"", "a@b.example", "r1@x.example", "x.example", 250, 1}));
+  EXPECT_EQ(out.rcpts[1], (Rcpt{"", "a@b.example", "r2@army.ml", "army.ml", 550, 1}));
+  ASSERT_EQ(out.txns.size(), 1u);
+  EXPECT_EQ(out.txns[0].recipients, (std::vector<TxnRcpt>{{"r1@x.example", "x.example", 250}}));
+}
+
+// A script without gaps, each step whole, timed as run() times it; then the close.
+void play_whole(SmtpSession& session, const std::vector<Step>& script) {
+  for (std::size_t i = 0; i < script.size(); ++i) {
+    const Step& step = script[i];
+    const Timestamp ts{static_cast<std::int64_t>(i) * 1000};
+    if (step.dir == Dir::Client) session.on_client_data(bytes_of(step.bytes), ts);
+    else session.on_server_data(bytes_of(step.bytes), ts);
+  }
+  session.on_close(Timestamp{999'999});
+}
+
+// A session made in the queues of a closed one (what a pipeline does for every connection)
+// reports exactly what a fresh one does, whatever the first left behind: recipients waiting
+// for replies, transactions still open, a recipient over the limit, a helo.
+TEST(SmtpSession, SessionInASparesQueuesActsAsAFreshOne) {
+  SmtpLimits limits;
+  limits.max_recipients_per_transaction = 3;
+  std::string rcpts;  // one over the limit, none answered
+  for (int i = 1; i <= 4; ++i) rcpts += "RCPT TO:<o" + std::to_string(i) + "@old.example>\r\n";
+  const std::vector<Step> leftover{
+      S("220 old.example\r\n"), C("EHLO old-client.example\r\nMAIL FROM:<old@old.example>\r\n"),
+      S("250 ok\r\n250 ok\r\n"),
+      C(rcpts + "MAIL FROM:<again@old.example>\r\nRCPT TO:<o5@old.example>\r\n")};
+  Recorder first;
+  SmtpCounters counters;
+  SmtpSession::Spare spare;
+  {
+    SmtpSession old(limits, first, counters);
+    play_whole(old, leftover);
+    spare = std::move(old).release();
+  }
+  ASSERT_TRUE(spare);
+  EXPECT_EQ(first.rcpts.size(), 5u);
+
+  const Outcome fresh = run(full_dialogue(), {}, limits);
+  Recorder second;
+  SmtpCounters recycled_counters;
+  {
+    SmtpSession session(limits, second, recycled_counters, std::move(spare));
+    play_whole(session, full_dialogue());
+  }
+  EXPECT_EQ(second.rcpts, fresh.rcpts);
+  EXPECT_EQ(second.rcpt_times, fresh.rcpt_times);
+  EXPECT_EQ(second.txns, fresh.txns);
+  EXPECT_EQ(recycled_counters.sessions, 1u);
+  EXPECT_EQ(recycled_counters.recipients, fresh.counters.recipients);
+  EXPECT_EQ(recycled_counters.transactions, fresh.counters.transactions);
+  EXPECT_EQ(recycled_counters.replies, fresh.counters.replies);
+  EXPECT_EQ(recycled_counters.unmatched_replies, fresh.counters.unmatched_replies);
+}
+
+// A session whose queues grew past kMaxSpareBytes (a flood of pipelined commands) leaves
+// nothing to reuse: what a pipeline keeps stays small.
+TEST(SmtpSession, FloodedSessionLeavesNoSpare) {
+  Recorder recorder;
+  SmtpCounters counters;
+  SmtpSession session({}, recorder, counters);
+  session.on_server_data(bytes_of("220 mx\r\n"), Timestamp{1});
+  std::string flood = "MAIL FROM:<a@b.example>\r\n";
+  for (int i = 0; i < 500; ++i) flood += "NOOP\r\n";
+  session.on_client_data(bytes_of(flood), Timestamp{1});
+  session.on_close(Timestamp{2});
+  EXPECT_FALSE(std::move(session).release());
+}
+
 TEST(SmtpSession, PendingCapWithoutServerDeclaresOneSided) {
   SmtpLimits limits;
   limits.max_pending_commands = 4;
