@@ -53,7 +53,7 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
   void on_close(Timestamp ts) override {
     if (session_) {
       session_->on_close(ts);
-      owner_.keep_spare(std::move(*session_).release());
+      spare_ = std::move(*session_).release();  // for this Connection's next session
       session_.reset();
     }
     watch_.on_close(ts);
@@ -63,16 +63,7 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
  private:
   smtp::SmtpSession& session() {
     smtp::SmtpObserver& observer = *this;  // a private base: convert here, not in emplace
-    if (!session_) {
-      std::vector<smtp::SmtpSession::Spare>& spares = owner_.spare_sessions_;
-      if (spares.empty()) {
-        session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_);
-      } else {
-        session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_,
-                         std::move(spares.back()));
-        spares.pop_back();
-      }
-    }
+    if (!session_) session_.emplace(owner_.config_.smtp, observer, owner_.smtp_counters_, std::move(spare_));
     return *session_;
   }
 
@@ -102,6 +93,9 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
   const flow::ConnectionInfo* info_;  // pointers and values, not references: see reopen()
   FlowContext ctx_;
   std::optional<smtp::SmtpSession> session_;
+  // The memory of the session this Connection served last (empty at first, or when that one
+  // grew too big to keep): a recycled Connection's next session costs no allocation.
+  smtp::SmtpSession::Spare spare_;
   EncryptedWatch::SmtpWatch watch_;
 };
 
@@ -208,12 +202,6 @@ void Pipeline::IdentitySink::write_alert(const alert::Alert& a) {
   next_.write_alert(stamped);
 }
 
-void Pipeline::keep_spare(smtp::SmtpSession::Spare spare) {
-  if (spare && spare_sessions_.size() < kMaxSpareSessions) {
-    spare_sessions_.push_back(std::move(spare));
-  }
-}
-
 void Pipeline::close_connection(const FlowContext& ctx) {
   if (evidence_) evidence_->on_close(ctx.key);
 }
@@ -221,11 +209,6 @@ void Pipeline::close_connection(const FlowContext& ctx) {
 void Pipeline::finish() { tracker_.flush(last_ts_); }
 
 void Pipeline::finish_at(Timestamp ts) { tracker_.flush(ts); }
-
-bool Pipeline::is_smtp(const flow::ConnectionInfo& info) {
-  return info.server_port != EncryptedWatch::kDnsPort &&
-         info.server_port != EncryptedWatch::kImplicitTlsPort;
-}
 
 std::unique_ptr<flow::StreamConsumer> Pipeline::open(const flow::ConnectionInfo& info) {
   if (info.server_port == EncryptedWatch::kDnsPort) return watch_->open_dns_tcp(info);
@@ -237,12 +220,12 @@ std::unique_ptr<flow::StreamConsumer> Pipeline::open(const flow::ConnectionInfo&
   return c;
 }
 
-void Pipeline::recycle(const flow::ConnectionInfo& info,
+void Pipeline::recycle(const flow::ConnectionInfo& /*info*/,
                        std::unique_ptr<flow::StreamConsumer> consumer) {
-  // What open() made for an SMTP port is a Connection; the other consumers are freed.
-  if (!is_smtp(info) || spare_connections_.size() >= kMaxSpareSessions) return;
-  spare_connections_.push_back(
-      std::unique_ptr<Connection>(static_cast<Connection*>(consumer.release())));
+  // Only Connections are kept; open()'s other consumers (DNS, implicit TLS) are freed.
+  auto* connection = dynamic_cast<Connection*>(consumer.get());
+  if (connection == nullptr || spare_connections_.size() >= kMaxSpareConnections) return;
+  spare_connections_.emplace_back(static_cast<Connection*>(consumer.release()));
 }
 
 void Pipeline::judge(const flow::ConnectionInfo& info, const FlowContext& ctx,

@@ -110,16 +110,12 @@ class Pipeline final : private flow::StreamConsumerFactory {
   std::unique_ptr<flow::StreamConsumer> open(const flow::ConnectionInfo& info) override;
   void recycle(const flow::ConnectionInfo& info,
                std::unique_ptr<flow::StreamConsumer> consumer) override;
-  // open() makes a Connection for this connection (not a DNS or implicit-TLS consumer).
-  static bool is_smtp(const flow::ConnectionInfo& info);
   void judge(const flow::ConnectionInfo& info, const FlowContext& ctx,
              const smtp::RecipientEvent& event);
   void log_transaction(const flow::ConnectionInfo& info, const FlowContext& ctx,
                        const smtp::TransactionEvent& event);
   void log_tls(const flow::ConnectionInfo& info, const FlowContext& ctx, Timestamp ts);
   void close_connection(const FlowContext& ctx);
-  // A closed connection's SMTP session queues, for the next connection's session.
-  void keep_spare(smtp::SmtpSession::Spare spare);
   void hold_evidence(const capture::Packet& packet);
   // The identity fields every event about a connection starts with.
   void write_flow_fields(alert::JsonWriter& w, const flow::ConnectionInfo& info,
@@ -156,12 +152,11 @@ class Pipeline final : private flow::StreamConsumerFactory {
   std::unique_ptr<EncryptedWatch> watch_;  // DNS, MX correlation, server names, SNI
   Timestamp last_ts_;
   std::string event_buffer_;  // reused for smtp events
-  // Closed SMTP sessions and Connections, reused by new ones: without them a connection
-  // allocated about a dozen times (the Connection, the session's state, pending commands,
-  // transactions, addresses). At most kMaxSpareSessions of each, sessions under
+  // Closed Connections, each with its last SMTP session's memory, reused by new ones: without
+  // them a connection allocated about a dozen times (the Connection, the session's state,
+  // pending commands, transactions, addresses). At most kMaxSpareConnections, sessions under
   // SmtpSession::kMaxSpareBytes: what is kept follows the number of concurrent sessions.
-  static constexpr std::size_t kMaxSpareSessions = 256;
-  std::vector<smtp::SmtpSession::Spare> spare_sessions_;
+  static constexpr std::size_t kMaxSpareConnections = 256;
   std::vector<std::unique_ptr<Connection>> spare_connections_;
   std::unique_ptr<fleet::EvidenceStore> evidence_;  // --evidence-dir
   learn::ObservationBatch observations_{config_.learn_max_domains};  // --learn
