@@ -1310,8 +1310,12 @@ struct ViewHash {
 template <typename V>
 using ViewMap = std::unordered_map<std::string, V, ViewHash, std::equal_to<>>;
 
-// A bounded verdict cache: direct-mapped slots in shards, each shard behind its own lock, so
-// threads rarely contend; a slot keeps the raw input so a hash collision is never a wrong answer.
+// A bounded, set-associative verdict cache in shards, each behind its own lock, so threads
+// rarely contend; an entry keeps the raw input so a hash collision is never a wrong answer.
+// Slots are 16 bytes (hash and entry pointer) and a shard's array is allocated on its first
+// verdict, so an idle or small cache costs next to nothing at start-up: the 16,384 full entries
+// it replaced (about 200 bytes each, strings included) were constructed, page-faulted in and
+// destroyed on every run, which cost more than the replay of a short capture.
 class VerdictCache {
  public:
   explicit VerdictCache(std::size_t entries) {
@@ -1319,18 +1323,18 @@ class VerdictCache {
     std::size_t per = kWays;
     while (per * kShards < entries) per <<= 1;
     per_shard_ = per;
-    for (Shard& s : shards_) s.slots.resize(per);
   }
   bool enabled() const { return per_shard_ != 0; }
 
   bool get(std::uint64_t h, std::string_view input, std::optional<Match>& out) const {
     const Shard& s = shards_[h % kShards];
     std::lock_guard lock(s.mu);
-    const std::size_t set = ((h / kShards) & (per_shard_ / kWays - 1)) * kWays;
+    if (!s.slots) return false;
+    const Slot* set = &s.slots[set_of(h)];
     for (std::size_t w = 0; w < kWays; ++w) {
-      const Slot& slot = s.slots[set + w];
-      if (slot.used && slot.hash == h && slot.input == input) {
-        out = slot.result;
+      const Slot& slot = set[w];
+      if (slot.entry && slot.hash == h && slot.entry->input == input) {
+        out = slot.entry->result;
         return true;
       }
     }
@@ -1339,36 +1343,41 @@ class VerdictCache {
   void put(std::uint64_t h, std::string_view input, const std::optional<Match>& result) const {
     Shard& s = shards_[h % kShards];
     std::lock_guard lock(s.mu);
-    const std::size_t set = ((h / kShards) & (per_shard_ / kWays - 1)) * kWays;
+    if (!s.slots) s.slots = std::make_unique<Slot[]>(per_shard_);
+    Slot* set = &s.slots[set_of(h)];
     // An empty way if there is one, else round robin within the set.
     std::size_t way = s.next++ % kWays;
     for (std::size_t w = 0; w < kWays; ++w) {
-      if (!s.slots[set + w].used) {
+      if (!set[w].entry) {
         way = w;
         break;
       }
     }
-    Slot& slot = s.slots[set + way];
-    slot.used = true;
+    Slot& slot = set[way];
+    if (!slot.entry) slot.entry = std::make_unique<Entry>();  // an evicted entry is reused
     slot.hash = h;
-    slot.input.assign(input);
-    slot.result = result;
+    slot.entry->input.assign(input);
+    slot.entry->result = result;
   }
 
  private:
   static constexpr std::size_t kShards = 64;
   static constexpr std::size_t kWays = 4;  // set-associative: fewer evictions by collision
-  struct Slot {
-    bool used = false;
-    std::uint64_t hash = 0;
+  struct Entry {
     std::string input;
     std::optional<Match> result;
   };
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::unique_ptr<Entry> entry;  // null: the slot is free
+  };
   struct Shard {
     mutable std::mutex mu;
-    std::vector<Slot> slots;
+    std::unique_ptr<Slot[]> slots;  // per_shard_ of them once the shard has a verdict
     std::size_t next = 0;
   };
+  std::size_t set_of(std::uint64_t h) const { return ((h / kShards) & (per_shard_ / kWays - 1)) * kWays; }
+
   mutable std::array<Shard, kShards> shards_;
   std::size_t per_shard_ = 0;
 };

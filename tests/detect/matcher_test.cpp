@@ -467,6 +467,36 @@ TEST(Matcher, VerdictCacheGivesTheSameAnswers) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+// More distinct domains than a 256-entry cache holds, looked up three times over: every set
+// fills, entries are evicted and reused, and each answer is still the uncached one.
+TEST(Matcher, VerdictCacheEvictsWithoutWrongAnswers) {
+  auto rules = parse_rules(kRules, "test.rules");
+  ASSERT_TRUE(rules);
+  const Matcher cached(*rules, 256);
+  const Matcher plain(*rules, 0);
+  std::vector<std::string> domains;
+  for (int i = 0; i < 3000; ++i) {
+    domains.push_back(i % 3 == 0 ? "army" + std::to_string(i) + ".ml" : "n" + std::to_string(i) + ".example");
+  }
+  domains.push_back("army.ml");
+  domains.push_back("nat0.int");
+  int mismatches = 0;
+  int matches = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& d : domains) {
+      const auto a = cached.match(d);
+      const auto b = plain.match(d);
+      if (b) ++matches;
+      if (a.has_value() != b.has_value() ||
+          (a && (a->technique != b->technique || a->domain != b->domain || a->protected_domain != b->protected_domain))) {
+        ++mismatches;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GE(matches, 6);  // army.ml and nat0.int, each round
+}
+
 TEST(Matcher, ShippedDefaultRules) {
   auto rules = load_rule_files({std::string(RCPTWATCH_SOURCE_DIR) + "/rules/default.rules"});
   ASSERT_TRUE(rules) << rules.error().front().to_string();
