@@ -6,6 +6,6 @@
 namespace rcptwatch {
 
 FlowKeyHash::FlowKeyHash()
-    : seed_((std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+    : FlowKeyHash((std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
 
 }  // namespace rcptwatch

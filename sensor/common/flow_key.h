@@ -39,11 +39,13 @@ struct FlowKey {
 class FlowKeyHash {
  public:
   FlowKeyHash();  // a random seed
-  explicit FlowKeyHash(std::uint64_t seed) : seed_(seed) {}
+  explicit FlowKeyHash(std::uint64_t seed)
+      : s0_(seed), s1_(fmix64(seed ^ 0x243f6a8885a308d3ULL)), s2_(fmix64(seed ^ 0x13198a2e03707344ULL)),
+        s3_(fmix64(seed ^ 0xa4093822299f31d0ULL)) {}
   std::size_t operator()(const FlowKey& k) const;
 
  private:
-  std::uint64_t seed_;
+  std::uint64_t s0_, s1_, s2_, s3_;  // the seed and three secrets drawn from it
 };
 
 // Inline: both run once per packet, inside the tables' lookups.
@@ -65,24 +67,28 @@ inline FlowKey FlowKey::of(const IpAddress& a, std::uint16_t port_a, const IpAdd
   return k;
 }
 
+// The product's two halves folded together (the "mum" step of wyhash): every bit of both
+// operands reaches the result.
+// (__extension__: the 128-bit type is GCC's and Clang's, which -Wpedantic would flag.)
+__extension__ using Uint128 = unsigned __int128;
+inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) {
+  const Uint128 r = static_cast<Uint128>(a) * b;
+  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
+}
+
 inline std::size_t FlowKeyHash::operator()(const FlowKey& k) const {
   std::uint64_t words[4];
   std::memcpy(&words[0], k.addr_lo.data(), 16);
   std::memcpy(&words[2], k.addr_hi.data(), 16);
-  std::uint64_t h = seed_ ^ (std::uint64_t{k.port_lo} | std::uint64_t{k.port_hi} << 16 |
-                             std::uint64_t{static_cast<std::uint8_t>(k.family)} << 32);
-  // One multiply per word, a full finaliser at the end: the seed still reaches every bit.
-  // Written out: GCC kept the four-step loop as a loop.
-  constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ULL;
-  h = (h ^ words[0]) * kMul;
-  h ^= h >> 32;
-  h = (h ^ words[1]) * kMul;
-  h ^= h >> 32;
-  h = (h ^ words[2]) * kMul;
-  h ^= h >> 32;
-  h = (h ^ words[3]) * kMul;
-  h ^= h >> 32;
-  return static_cast<std::size_t>(fmix64(h));
+  const std::uint64_t ports = std::uint64_t{k.port_lo} | std::uint64_t{k.port_hi} << 16 |
+                              std::uint64_t{static_cast<std::uint8_t>(k.family)} << 32;
+  // Each address goes through its own product with secret-keyed words, the two in parallel,
+  // then one more product joins them: a packet waits for two multiplies, where the chain of
+  // four it replaced made it wait for four in a row. An operand is zero only if the network
+  // guesses a secret word, so no key can cancel another's bits.
+  const std::uint64_t lo = fold_multiply(words[0] ^ s0_, words[1] ^ s1_);
+  const std::uint64_t hi = fold_multiply(words[2] ^ s2_, words[3] ^ s3_);
+  return static_cast<std::size_t>(fold_multiply(lo ^ ports ^ s3_, hi ^ s1_));
 }
 
 }  // namespace rcptwatch

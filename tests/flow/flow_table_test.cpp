@@ -2,6 +2,8 @@
 // inserts and erases with many equal tags (forced collisions), wrap-around runs and growth.
 #include "flow/flow_table.h"
 
+#include "common/flow_key.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -61,6 +63,40 @@ struct Counted {
   int* live_;
   std::string value;
 };
+
+// The tracker files flows by the top 32 bits of FlowKeyHash (the tag, which also picks the home
+// slot). Keys a scan or a flood would send, one port or one address apart, must spread: few
+// equal tags, every home bucket of a 4,096-slot table used about equally, and another seed
+// a different layout.
+TEST(FlowKeyHash, SpreadsKeysThatDifferInOneField) {
+  const FlowKeyHash hash(0x0123456789abcdefULL);
+  const FlowKeyHash other(0x0123456789abcdeeULL);
+  const IpAddress server = IpAddress::v4(std::array<std::uint8_t, 4>{192, 0, 2, 25}.data());
+  std::set<std::uint32_t> tags;
+  std::vector<int> buckets(4096);
+  int same_in_other_seed = 0;
+  int n = 0;
+  for (std::uint32_t host = 0; host < 64; ++host) {
+    const std::array<std::uint8_t, 4> a{10, 0, static_cast<std::uint8_t>(host / 256), static_cast<std::uint8_t>(host)};
+    const IpAddress client = IpAddress::v4(a.data());
+    for (std::uint32_t port = 1024; port < 1024 + 1024; ++port) {
+      const FlowKey k = FlowKey::of(client, static_cast<std::uint16_t>(port), server, 25);
+      const std::uint32_t tag = FlowIndex::tag_of(hash(k));
+      tags.insert(tag);
+      ++buckets[(std::uint64_t{tag} * buckets.size()) >> 32];
+      same_in_other_seed += FlowIndex::tag_of(other(k)) == tag ? 1 : 0;
+      ++n;
+    }
+  }
+  EXPECT_GE(tags.size(), static_cast<std::size_t>(n) - 10);  // 65,536 keys in 2^32 tags: ~0.5 equal pairs expected
+  const auto [lo, hi] = std::minmax_element(buckets.begin(), buckets.end());
+  EXPECT_GE(*lo, 16 / 2 - 6);  // 16 per bucket on average; a binomial spread stays within this
+  EXPECT_LE(*hi, 16 * 2 + 10);
+  EXPECT_LE(same_in_other_seed, 5);
+  // Both directions of a connection are the same flow.
+  const IpAddress c = IpAddress::v4(std::array<std::uint8_t, 4>{10, 0, 0, 7}.data());
+  EXPECT_EQ(hash(FlowKey::of(c, 40000, server, 25)), hash(FlowKey::of(server, 25, c, 40000)));
+}
 
 TEST(Slab, ReusesPlacesKeepsAddressesAndDestroysWhatIsLeft) {
   int live = 0;
