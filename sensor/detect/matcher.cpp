@@ -290,25 +290,33 @@ class KeyFilter {
     shift_ = static_cast<unsigned>(64 - std::countr_zero(words));
     words_ = PageArray<std::uint64_t>(words);
   }
-  void add(std::uint64_t key) {
-    const std::uint64_t h = key * kMul;
-    words_.data()[h >> shift_] |= mask_of(h);
-  }
-  __attribute__((always_inline)) void prefetch(std::uint64_t key) const {
-    __builtin_prefetch(&words_.data()[(key * kMul) >> shift_]);
-  }
-  __attribute__((always_inline)) bool may_contain(std::uint64_t key) const {
-    const std::uint64_t h = key * kMul;
-    const std::uint64_t m = mask_of(h);
-    return (words_.data()[h >> shift_] & m) == m;
-  }
+  void add(std::uint64_t key) { add_at(position(key)); }
+  __attribute__((always_inline)) bool may_contain(std::uint64_t key) const { return view().may_contain_at(position(key)); }
+
+  // A key's place in the filter: the word from its top bits, the two bits from the middle.
+  // A multiply carries the key's well-spread high bits into all but the lowest bits.
+  static constexpr std::uint64_t kSpread = 0xFF51AFD7ED558CCDULL;
+  static std::uint64_t position(std::uint64_t key) { return key * kSpread; }
+  // By position, for keys made with the multiply built in (DeletionHashes).
+  void add_at(std::uint64_t position) { words_.data()[position >> shift_] |= mask_of(position); }
+  // The words and the shift by value, for a hot loop to keep in registers: read through the
+  // filter they are read again after every store the compiler cannot tell apart from them.
+  struct View {
+    const std::uint64_t* words;
+    unsigned shift;
+    __attribute__((always_inline)) void prefetch_at(std::uint64_t position) const {
+      __builtin_prefetch(&words[position >> shift]);
+    }
+    __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const {
+      const std::uint64_t m = mask_of(position);
+      return (words[position >> shift] & m) == m;
+    }
+  };
+  View view() const { return View{words_.data(), shift_}; }
   std::size_t memory_bytes() const { return words_.size() * sizeof(std::uint64_t); }
 
  private:
   static constexpr std::size_t kBitsPerEntry = 12;
-  // A multiply carries the key's well-spread high bits into all but the lowest bits: the word
-  // comes from the top, the two bits from the middle.
-  static constexpr std::uint64_t kMul = 0xFF51AFD7ED558CCDULL;
   static std::uint64_t mask_of(std::uint64_t h) {
     return (std::uint64_t{1} << ((h >> 20) & 63)) | (std::uint64_t{1} << ((h >> 26) & 63));
   }
@@ -414,53 +422,54 @@ class DeletionHashes {
     p[0] = 0;
     for (std::size_t i = 0; i < n; ++i) p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
     for (std::uint32_t t = 0; t < std::min(max_depth, kMaxDepth); ++t) {
-      for (std::size_t a = 0; a < n; ++a) w_[t][a] = p[a] * k.inv_pow[t] - p[a + 1] * k.inv_pow[t + 1];
-      tail_[t + 1] = p[n] * k.inv_pow[t + 1];
+      for (std::size_t a = 0; a < n; ++a) w_[t][a] = p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1];
+      tail_[t + 1] = p[n] * k.inv_pow_spread[t + 1];
     }
-    tail_[0] = p[n];
+    tail_[0] = p[n] * k.inv_pow_spread[0];
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs_++] = static_cast<std::uint8_t>(i);
+    }
   }
 
   std::size_t size() const { return s_.size(); }
 
   // Calls f(key) for the variants with exactly `depth` characters deleted. A key is the
-  // polynomial hash plus the length: well spread in its high bits (KeyFilter takes those),
-  // not in its low ones, so a table takes spread(key).
+  // polynomial hash plus the length, times KeyFilter::kSpread: it is its own KeyFilter
+  // position (the multiply is in the weights, once per text, not once per variant), well
+  // spread in its high bits, not in its low ones, so a table takes spread(key).
   template <typename F>
   void each(std::uint32_t depth, F&& f) const {
     const std::size_t n = s_.size();
     if (depth > n) return;
-    const std::size_t len = n - depth;
-    const std::uint64_t tail = tail_[depth];
-    auto emit = [&](std::uint64_t h) __attribute__((always_inline)) { f(h + static_cast<std::uint64_t>(len) * kLengthMul); };
-    auto first_of_run = [&](std::size_t pos, std::size_t after) { return pos == after || s_[pos] != s_[pos - 1]; };
+    const std::uint64_t tail = tail_[depth] + static_cast<std::uint64_t>(n - depth) * kLengthSpread;
+    // g(position, next) for the positions a deletion may take after one at `pos`, in order:
+    // pos + 1 whatever it is (the run it is in was cut), then the run starts from
+    // run_starts_[next] on, `next` being the first run start after pos. The run starts are
+    // listed once per text, so the inner loops do not compare characters.
+    const auto after = [&](std::size_t pos, std::size_t next, auto&& g) __attribute__((always_inline)) {
+      if (pos + 1 < n && (next == runs_ || run_starts_[next] != pos + 1)) g(pos + 1, next);
+      for (std::size_t j = next; j < runs_; ++j) g(std::size_t{run_starts_[j]}, j + 1);
+    };
     switch (depth) {
       case 0:
-        emit(tail);
+        f(tail);
         return;
       case 1:
-        for (std::size_t a = 0; a < n; ++a) {
-          if (first_of_run(a, 0)) emit(w_[0][a] + tail);
-        }
+        for (std::size_t j = 0; j < runs_; ++j) f(w_[0][run_starts_[j]] + tail);
         return;
       case 2:
-        for (std::size_t a = 0; a < n; ++a) {
-          if (!first_of_run(a, 0)) continue;
-          const std::uint64_t ha = w_[0][a] + tail;
-          for (std::size_t b = a + 1; b < n; ++b) {
-            if (first_of_run(b, a + 1)) emit(ha + w_[1][b]);
-          }
+        for (std::size_t j = 0; j < runs_; ++j) {
+          const std::uint64_t ha = w_[0][run_starts_[j]] + tail;
+          after(run_starts_[j], j + 1, [&](std::size_t b, std::size_t) __attribute__((always_inline)) { f(ha + w_[1][b]); });
         }
         return;
       default:
-        for (std::size_t a = 0; a < n; ++a) {
-          if (!first_of_run(a, 0)) continue;
-          for (std::size_t b = a + 1; b < n; ++b) {
-            if (!first_of_run(b, a + 1)) continue;
-            const std::uint64_t hb = w_[0][a] + w_[1][b] + tail;
-            for (std::size_t c = b + 1; c < n; ++c) {
-              if (first_of_run(c, b + 1)) emit(hb + w_[2][c]);
-            }
-          }
+        for (std::size_t j = 0; j < runs_; ++j) {
+          const std::uint64_t ha = w_[0][run_starts_[j]] + tail;
+          after(run_starts_[j], j + 1, [&](std::size_t b, std::size_t next) {
+            const std::uint64_t hb = ha + w_[1][b];
+            after(b, next, [&](std::size_t c, std::size_t) { f(hb + w_[2][c]); });
+          });
         }
         return;
     }
@@ -482,7 +491,7 @@ class DeletionHashes {
  private:
   struct Constants {
     std::array<std::uint64_t, kMaxText> pow;
-    std::array<std::uint64_t, kMaxDepth + 1> inv_pow;
+    std::array<std::uint64_t, kMaxDepth + 1> inv_pow_spread;  // R^-t KeyFilter::kSpread
   };
   static const Constants& constants() {
     static const Constants table = [] {
@@ -492,17 +501,21 @@ class DeletionHashes {
       Constants c{};
       c.pow[0] = 1;
       for (std::size_t i = 1; i < c.pow.size(); ++i) c.pow[i] = c.pow[i - 1] * kR;
-      c.inv_pow[0] = 1;
-      for (std::size_t i = 1; i < c.inv_pow.size(); ++i) c.inv_pow[i] = c.inv_pow[i - 1] * inv;
+      c.inv_pow_spread[0] = KeyFilter::kSpread;
+      for (std::size_t i = 1; i < c.inv_pow_spread.size(); ++i) c.inv_pow_spread[i] = c.inv_pow_spread[i - 1] * inv;
       return c;
     }();
     return table;
   }
-  static constexpr std::uint64_t kLengthMul = 0xD6E8FEB86659FD93ULL;
+  static constexpr std::uint64_t kLengthSpread = 0xD6E8FEB86659FD93ULL * KeyFilter::kSpread;
 
   std::u32string_view s_;
   std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
   std::array<std::uint64_t, kMaxDepth + 1> tail_;
+  // Where each run of equal characters starts: only the first of a run is deleted.
+  std::array<std::uint8_t, kMaxText - 1> run_starts_;
+  std::size_t runs_ = 0;
+  static_assert(kMaxText - 1 <= 256, "run_starts_ holds positions in a byte");
 };
 
 // Open addressing over 64-byte buckets of sixteen 32-bit slots: a fingerprint of the hash in
@@ -617,7 +630,7 @@ class DeletionIndex {
       for (std::uint32_t k = 0; k <= members_[i].d; ++k) {
         variants.each(k, [&](std::uint64_t h) {
           table_.insert(DeletionHashes::spread(h), static_cast<std::uint32_t>(i));
-          filter_.add(h);
+          filter_.add_at(h);
         });
       }
     }
@@ -656,14 +669,16 @@ class DeletionIndex {
     };
     // The filter words too are fetched a batch at a time before any is tested: with many rules
     // the filter is larger than L2, and a test that waited for its word would hold up the rest.
-    std::array<std::uint64_t, kFilterBatch> keys;
+    // The loop making the variants keeps the count and the filter's view in registers (the
+    // batch test is a call, and takes the count by value).
+    const KeyFilter::View filter = filter_.view();
+    std::array<std::uint64_t, kFilterBatch> positions;  // the keys, KeyFilter positions
     std::array<std::uint32_t, kFilterBatch> depths;
-    std::size_t gathered = 0;
-    auto test_gathered = [&] {
+    auto test_gathered = [&](std::size_t gathered) {
       for (std::size_t k = 0; k < gathered; ++k) {
-        if (!filter_.may_contain(keys[k])) continue;
+        if (!filter.may_contain_at(positions[k])) continue;
         Pending& slot = ring[(head + queued) % ring.size()];
-        slot = Pending{table_.probe(DeletionHashes::spread(keys[k])), depths[k]};
+        slot = Pending{table_.probe(DeletionHashes::spread(positions[k])), depths[k]};
         table_.prefetch(slot.probe);
         if (++queued == ring.size()) {
           for (std::size_t i = 0; i < kBatch; ++i) look(ring[(head + i) % ring.size()]);
@@ -671,19 +686,22 @@ class DeletionIndex {
           queued -= kBatch;
         }
       }
-      gathered = 0;
     };
+    std::size_t gathered = 0;
     for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
       // A variant this deep has len - depth characters: is any rule allowing the depth that close?
       if (!lengths_[depth].test(len - depth)) continue;
       variants.each(depth, [&](std::uint64_t h) __attribute__((always_inline)) {
-        filter_.prefetch(h);
-        keys[gathered] = h;
+        filter.prefetch_at(h);
+        positions[gathered] = h;
         depths[gathered] = depth;
-        if (++gathered == kFilterBatch) test_gathered();
+        if (++gathered == kFilterBatch) {
+          test_gathered(gathered);
+          gathered = 0;
+        }
       });
     }
-    test_gathered();
+    test_gathered(gathered);
     for (std::size_t i = 0; i < queued; ++i) look(ring[(head + i) % ring.size()]);
   }
 
