@@ -642,10 +642,13 @@ class DeletionIndex {
     if (members_.empty()) return;
     const std::size_t len = std::min(text.size(), kMaxText - 1);
     if (members_.size() <= kFew) {
-      // Each character one text has and the other lacks needs its own edit.
-      const std::uint64_t mine = char_set(text);
+      // Each character one text has and the other lacks needs its own edit. Its character
+      // set is made only once some rule's length is close enough (most are not).
+      std::optional<std::uint64_t> chars;
       for (const Member& m : members_) {
         if (m.len + m.d < len || m.len > len + m.d) continue;
+        if (!chars) chars = char_set(text);
+        const std::uint64_t mine = *chars;
         const std::uint32_t missing = std::max(bit_count(mine & ~m.chars), bit_count(m.chars & ~mine));
         if (missing <= m.d) out.push_back(m.target);
       }
@@ -727,21 +730,22 @@ class DeletionIndex {
     return static_cast<std::uint32_t>((x * 0x0101010101010101ULL) >> 56);
   }
   // One bit per character (hostname characters each have their own; others share).
+  static constexpr unsigned char_bit(char32_t c) {
+    if (c >= U'a' && c <= U'z') return static_cast<unsigned>(c - U'a');
+    if (c >= U'0' && c <= U'9') return 26 + static_cast<unsigned>(c - U'0');
+    if (c == U'-') return 36;
+    if (c == U'.') return 37;
+    return 38 + static_cast<unsigned>(c % 26);
+  }
   static std::uint64_t char_set(std::u32string_view text) {
+    // ASCII by table: this runs over the observed text on every lookup against few rules.
+    static constexpr std::array<std::uint8_t, 128> kAsciiBit = [] {
+      std::array<std::uint8_t, 128> t{};
+      for (char32_t c = 0; c < 128; ++c) t[c] = static_cast<std::uint8_t>(char_bit(c));
+      return t;
+    }();
     std::uint64_t m = 0;
-    for (const char32_t c : text) {
-      unsigned bit = 38 + static_cast<unsigned>(c % 26);
-      if (c >= U'a' && c <= U'z') {
-        bit = static_cast<unsigned>(c - U'a');
-      } else if (c >= U'0' && c <= U'9') {
-        bit = 26 + static_cast<unsigned>(c - U'0');
-      } else if (c == U'-') {
-        bit = 36;
-      } else if (c == U'.') {
-        bit = 37;
-      }
-      m |= std::uint64_t{1} << bit;
-    }
+    for (const char32_t c : text) m |= std::uint64_t{1} << (c < 128 ? kAsciiBit[c] : char_bit(c));
     return m;
   }
   std::vector<Member> members_;
