@@ -673,15 +673,18 @@ class DeletionIndex {
     // The filter words too are fetched a batch at a time before any is tested: with many rules
     // the filter is larger than L2, and a test that waited for its word would hold up the rest.
     // The loop making the variants keeps the count and the filter's view in registers (the
-    // batch test is a call, and takes the count by value).
+    // batch test is a call, and takes both by value).
     const KeyFilter::View filter = filter_.view();
     std::array<std::uint64_t, kFilterBatch> positions;  // the keys, KeyFilter positions
     std::array<std::uint32_t, kFilterBatch> depths;
-    auto test_gathered = [&](std::size_t gathered) {
+    auto test_gathered = [&, filter](std::size_t gathered) {
+      // Locals, not the closure's members: those are read again after every store to the ring.
+      const KeyFilter::View local_filter = filter;
+      const std::uint64_t* const keys = positions.data();
       for (std::size_t k = 0; k < gathered; ++k) {
-        if (!filter.may_contain_at(positions[k])) continue;
+        if (!local_filter.may_contain_at(keys[k])) continue;
         Pending& slot = ring[(head + queued) % ring.size()];
-        slot = Pending{table_.probe(DeletionHashes::spread(positions[k])), depths[k]};
+        slot = Pending{table_.probe(DeletionHashes::spread(keys[k])), depths[k]};
         table_.prefetch(slot.probe);
         if (++queued == ring.size()) {
           for (std::size_t i = 0; i < kBatch; ++i) look(ring[(head + i) % ring.size()]);
