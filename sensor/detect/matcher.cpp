@@ -642,16 +642,10 @@ class DeletionIndex {
     if (members_.empty()) return;
     const std::size_t len = std::min(text.size(), kMaxText - 1);
     if (members_.size() <= kFew) {
-      // Each character one text has and the other lacks needs its own edit. Its character
-      // set is made only once some rule's length is close enough (most are not).
-      std::optional<std::uint64_t> chars;
-      for (const Member& m : members_) {
-        if (m.len + m.d < len || m.len > len + m.d) continue;
-        if (!chars) chars = char_set(text);
-        const std::uint64_t mine = *chars;
-        const std::uint32_t missing = std::max(bit_count(mine & ~m.chars), bit_count(m.chars & ~mine));
-        if (missing <= m.d) out.push_back(m.target);
-      }
+      each_few_candidate(text, [&](std::uint32_t target) {
+        out.push_back(target);
+        return true;
+      });
       return;
     }
     const DeletionHashes variants(text, max_depth_);
@@ -711,6 +705,20 @@ class DeletionIndex {
     for (std::size_t i = 0; i < queued; ++i) look(ring[(head + i) % ring.size()]);
   }
 
+  // Whether query() of this text (ASCII, so its bytes are its code points) can find anything:
+  // answered from the bytes when there are few rules, without the text's conversion; with
+  // many, true (the table decides).
+  bool may_find(std::string_view ascii) const {
+    if (members_.empty()) return false;
+    if (members_.size() > kFew) return true;
+    bool found = false;
+    each_few_candidate(ascii, [&](std::uint32_t) {
+      found = true;
+      return false;
+    });
+    return found;
+  }
+
   std::size_t memory_bytes() const {
     return table_.memory_bytes() + filter_.memory_bytes() + members_.capacity() * sizeof(Member);
   }
@@ -740,7 +748,9 @@ class DeletionIndex {
     if (c == U'.') return 37;
     return 38 + static_cast<unsigned>(c % 26);
   }
-  static std::uint64_t char_set(std::u32string_view text) {
+  // Text: std::u32string_view, or std::string_view of ASCII.
+  template <typename Text>
+  static std::uint64_t char_set(Text text) {
     // ASCII by table: this runs over the observed text on every lookup against few rules.
     static constexpr std::array<std::uint8_t, 128> kAsciiBit = [] {
       std::array<std::uint8_t, 128> t{};
@@ -748,8 +758,27 @@ class DeletionIndex {
       return t;
     }();
     std::uint64_t m = 0;
-    for (const char32_t c : text) m |= std::uint64_t{1} << (c < 128 ? kAsciiBit[c] : char_bit(c));
+    for (const auto ch : text) {
+      const auto c = static_cast<char32_t>(static_cast<std::make_unsigned_t<decltype(ch)>>(ch));
+      m |= std::uint64_t{1} << (c < 128 ? kAsciiBit[c] : char_bit(c));
+    }
     return m;
+  }
+  // With few rules: f(target) for each rule whose text could be within its distance of
+  // `text` (Text as for char_set), while f returns true. Each character one text has and the
+  // other lacks needs its own edit. The character set is made only once some rule's length
+  // is close enough (most are not).
+  template <typename Text, typename F>
+  void each_few_candidate(Text text, F&& f) const {
+    const std::size_t len = std::min(text.size(), kMaxText - 1);
+    std::optional<std::uint64_t> chars;
+    for (const Member& m : members_) {
+      if (m.len + m.d < len || m.len > len + m.d) continue;
+      if (!chars) chars = char_set(text);
+      const std::uint64_t mine = *chars;
+      const std::uint32_t missing = std::max(bit_count(mine & ~m.chars), bit_count(m.chars & ~mine));
+      if (missing <= m.d && !f(m.target)) return;
+    }
   }
   std::vector<Member> members_;
   PackedBuckets table_;
@@ -1947,6 +1976,7 @@ void Matcher::Impl::match_tld(const LabelStarts& ascii_labels, SuffixInfo& sfx, 
   bool close = false;
   for (std::size_t k = 1; k < labels && !close; ++k) {
     const std::string_view tail = ascii_labels.tail(k);
+    if (!tld_index.may_find(tail)) continue;  // A-labels: ASCII
     close = tld_candidates(std::u32string_view(buf.data(), utf8_to_utf32(tail, buf)), candidates);
   }
   if (!close || sfx.left().empty()) return;
