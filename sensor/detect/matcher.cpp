@@ -59,7 +59,7 @@ struct SpoofClose {
 
 constexpr std::size_t kMaxText = 256;  // domains are at most 253 characters
 
-std::uint64_t mix64(std::uint64_t x) {
+constexpr std::uint64_t mix64(std::uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
   x ^= x >> 27;
@@ -84,6 +84,11 @@ enum class KeyKind : std::uint8_t {
   PartStarred,    // combosquat: one hyphen-separated part of a label replaced by '*'
 };
 
+// A key's family and label count, unmixed (KeyHasher::seed mixes it).
+constexpr std::uint64_t raw_key_seed(KeyKind kind, std::size_t labels) {
+  return 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (static_cast<std::uint64_t>(labels) << 48);
+}
+
 // A key hashed from pieces (a key with a dot or hyphens left out needs no copy elsewhere):
 // the pieces are gathered on the stack and hashed eight bytes at a time.
 class KeyHasher {
@@ -105,9 +110,10 @@ class KeyHasher {
   std::uint64_t finish() const { return hash(seed_, std::string_view(buf_.data(), size_)); }
 
   // A key is found by its hash alone (no string kept), so every word goes through a full mix:
-  // the family and label count in the seed must never cancel against the first word.
+  // the family and label count in the seed must never cancel against the first word (the
+  // seed comes mixed, see seed()).
   static std::uint64_t hash(std::uint64_t seed, std::string_view key) {
-    std::uint64_t h = mix64(seed);
+    std::uint64_t h = seed;
     std::size_t i = 0;
     for (; i + 8 <= key.size(); i += 8) {
       std::uint64_t w;
@@ -137,9 +143,22 @@ class KeyHasher {
     const auto byte = [p](std::size_t k) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[k])); };
     return byte(0) | (byte(rem / 2) << (8 * (rem / 2))) | (byte(rem - 1) << (8 * (rem - 1)));
   }
+  // The family and label count, mixed: from a table for the label counts domains have, as
+  // a lookup makes a dozen keys of a few families.
   static std::uint64_t seed(KeyKind kind, std::size_t labels) {
-    return 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (labels << 48);
+    static constexpr std::size_t kKinds = static_cast<std::size_t>(KeyKind::PartStarred) + 1;
+    static constexpr std::size_t kLabels = 128;
+    static constexpr std::array<std::array<std::uint64_t, kLabels>, kKinds> kMixed = [] {
+      std::array<std::array<std::uint64_t, kLabels>, kKinds> t{};
+      for (std::size_t k = 0; k < kKinds; ++k) {
+        for (std::size_t l = 0; l < kLabels; ++l) t[k][l] = mix64(raw_key_seed(static_cast<KeyKind>(k), l));
+      }
+      return t;
+    }();
+    const auto k = static_cast<std::size_t>(kind);
+    return k < kKinds && labels < kLabels ? kMixed[k][labels] : mix64(raw_key_seed(kind, labels));
   }
+
 
  private:
   KeyKind kind_;
@@ -426,9 +445,11 @@ class DeletionHashes {
       tail_[t + 1] = p[n] * k.inv_pow_spread[t + 1];
     }
     tail_[0] = p[n] * k.inv_pow_spread[0];
+    std::size_t runs = 0;  // a local: a byte store could alias a member count
     for (std::size_t i = 0; i < n; ++i) {
-      if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs_++] = static_cast<std::uint8_t>(i);
+      if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs++] = static_cast<std::uint8_t>(i);
     }
+    runs_ = runs;
   }
 
   std::size_t size() const { return s_.size(); }
@@ -1309,6 +1330,7 @@ class ExactIndex {
   // keys must outlive the index; the first of equal keys wins.
   void build(std::vector<std::string_view> keys) {
     keys_ = std::move(keys);
+    for (const std::string_view k : keys_) lengths_.set(std::min(k.size(), lengths_.size() - 1));
     std::size_t n = 16;
     while (n < keys_.size() * 2) n <<= 1;
     slots_.assign(n, Slot{});
@@ -1331,7 +1353,8 @@ class ExactIndex {
   }
   // The stored key equal to `key`, or empty.
   std::string_view find(std::string_view key) const {
-    if (keys_.empty()) return {};
+    // A parent like "com" is asked for on most lookups: by its length alone, no key has it.
+    if (!lengths_.test(std::min(key.size(), lengths_.size() - 1))) return {};
     const std::uint64_t h = hash(key);
     if (filtered_ && !filter_.may_contain(h)) return {};
     const std::size_t mask = slots_.size() - 1;
@@ -1354,6 +1377,7 @@ class ExactIndex {
   std::vector<Slot> slots_;
   KeyFilter filter_;
   bool filtered_ = false;
+  std::bitset<kMaxDomainLength + 2> lengths_;  // lengths of the keys (the last: all longer ones)
 };
 
 // unordered_map keyed by std::string, found by string_view without building a string.
