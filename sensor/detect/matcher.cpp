@@ -915,7 +915,7 @@ bool is_combining(char32_t c) {
 // as interchangeable share a class; i/l/1 vanish, since they also appear inside multi-character
 // glyphs ("lh" for h, "ik" for k, "cl" for d) and deleting them makes those collapse too.
 template <typename Out>
-void fold_ascii_char(char c, Out& out) {
+constexpr void fold_ascii_char(char c, Out& out) {
   if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   switch (c) {
     case 'i': case 'l': case '1': return;
@@ -935,15 +935,63 @@ void fold_ascii_char(char c, Out& out) {
   out.push_back(c);
 }
 
+// fold_ascii_char of every byte, for folding whole ASCII texts by table (a lookup folds its
+// domain on every call): kDropped for i/l/1, kDoubleV for w; the rn/nn/rr rule needs what
+// came before, so fold_ascii() applies it.
+constexpr char kDropped = '\x80';
+constexpr char kDoubleV = '\x81';
+constexpr std::array<char, 128> kAsciiFold = [] {
+  struct Folded {
+    std::array<char, 2> chars{};
+    std::size_t size = 0;
+    constexpr void push_back(char c) { chars[size++] = c; }
+    constexpr bool empty() const { return size == 0; }
+    constexpr char back() const { return chars[size - 1]; }
+  };
+  std::array<char, 128> t{};
+  for (std::size_t c = 0; c < t.size(); ++c) {
+    Folded f;
+    fold_ascii_char(static_cast<char>(c), f);
+    t[c] = f.size == 0 ? kDropped : f.size == 2 ? kDoubleV : f.chars[0];
+  }
+  return t;
+}();
+
+// The skeleton of ASCII text: fold_ascii_char of each character, dots kept.
+template <typename Out>
+void fold_ascii(std::string_view ascii, Out& out) {
+  for (const char c : ascii) {
+    const char f = kAsciiFold[static_cast<unsigned char>(c) & 0x7f];
+    if (f == kDropped) continue;
+    if (f == kDoubleV) {
+      out.push_back('v');
+      out.push_back('v');
+      continue;
+    }
+    if (f == 'm' && !out.empty() && out.back() == 'm') continue;  // rn, nn, rr read as m
+    out.push_back(f);
+  }
+}
+
 // The skeleton of a plain ASCII domain, on the stack (at most twice 253 characters: w is vv).
 class SkeletonText {
  public:
-  void push_back(char c) { buf_[size_++] = c; }
-  char back() const { return buf_[size_ - 1]; }
-  bool empty() const { return size_ == 0; }
+  explicit SkeletonText(std::string_view ascii) {
+    // Through a local cursor: a store to buf_ could be size_ as far as the compiler knows.
+    Cursor out{buf_.data(), 0};
+    fold_ascii(ascii.substr(0, kMaxDomainLength + 1), out);
+    size_ = out.size;
+  }
   std::string_view view() const { return {buf_.data(), size_}; }
 
  private:
+  struct Cursor {
+    char* data;
+    std::size_t size;
+    void push_back(char c) { data[size++] = c; }
+    bool empty() const { return size == 0; }
+    char back() const { return data[size - 1]; }
+  };
   std::array<char, 2 * kMaxDomainLength + 2> buf_;
   std::size_t size_ = 0;
 };
@@ -1527,13 +1575,7 @@ struct Matcher::Impl {
     std::string out;
     out.reserve(utf8.size() + 4);
     if (!has_non_ascii(utf8)) {
-      for (const char c : utf8) {
-        if (c == '.') {
-          out.push_back('.');
-        } else {
-          fold_ascii_char(c, out);
-        }
-      }
+      fold_ascii(utf8, out);
       return out;
     }
     for (const char32_t c : utf8_to_utf32(utf8)) {
@@ -1832,18 +1874,9 @@ void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& uni
   // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
   // last n labels (dots are kept, and no fold reaches across one).
   const bool plain = !has_non_ascii(unicode);
-  SkeletonText whole;
-  if (plain) {
-    for (const char c : unicode) {
-      if (c == '.') {
-        whole.push_back('.');
-      } else {
-        fold_ascii_char(c, whole);
-      }
-    }
-  }
+  const std::optional<SkeletonText> whole = plain ? std::optional<SkeletonText>(std::in_place, unicode) : std::nullopt;
   const std::optional<LabelStarts> skel_labels =
-      plain ? std::optional<LabelStarts>(std::in_place, whole.view()) : std::nullopt;
+      plain ? std::optional<LabelStarts>(std::in_place, whole->view()) : std::nullopt;
   for (const std::size_t n : domain_label_counts) {
     if (n > labels) break;
     const std::string_view obs_utf8 = unicode_labels.tail(n);
