@@ -178,15 +178,17 @@ class LabelStarts {
  public:
   explicit LabelStarts(std::string_view d) : d_(d) {
     starts_[0] = 0;
+    std::size_t count = 1;  // a local, kept in a register
     for (std::size_t i = 0; i < d.size(); ++i) {
       if (d[i] != '.') continue;
-      if (count_ == starts_.size()) {
+      if (count == starts_.size()) {
         overflow_ = true;
         count_ = count_labels(d);
         return;
       }
-      starts_[count_++] = static_cast<std::uint16_t>(i + 1);
+      starts_[count++] = static_cast<std::uint16_t>(i + 1);
     }
+    count_ = count;
   }
   std::size_t count() const { return count_; }
   // Where the first p labels end (1 <= p <= count()).
@@ -2172,9 +2174,10 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
     if (auto it = allow_exact.find(ascii); it != allow_exact.end()) e.allow = it->second;
   }
   e.owner = protected_exact.find(ascii);
-  for (std::size_t i = 0; i < ascii.size() && e.allow == nullptr && e.owner.empty(); ++i) {
-    if (ascii[i] != '.') continue;
-    const std::string_view parent = ascii.substr(i + 1);
+  const LabelStarts ascii_labels(ascii);
+  // The parents, nearest first: by the label starts already found, not another scan for dots.
+  for (std::size_t k = 1; k < ascii_labels.count() && e.allow == nullptr && e.owner.empty(); ++k) {
+    const std::string_view parent = ascii.substr(ascii_labels.start_of(k));
     if (!allow_below.empty()) {
       if (auto it = allow_below.find(parent); it != allow_below.end()) e.allow = it->second;
     }
@@ -2183,7 +2186,6 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
   if (!e.owner.empty()) return;
   if (e.allow != nullptr && !look_behind_allow) return;
 
-  const LabelStarts ascii_labels(ascii);
   const std::optional<LabelStarts> unicode_owned =
       e.unicode.data() == ascii.data() ? std::nullopt : std::optional<LabelStarts>(std::in_place, e.unicode);
   const LabelStarts& unicode_labels = unicode_owned ? *unicode_owned : ascii_labels;
