@@ -1875,7 +1875,8 @@ void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& uni
   const std::size_t labels = ascii_labels.count();
   // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
   // last n labels (dots are kept, and no fold reaches across one).
-  const bool plain = !has_non_ascii(unicode);
+  // The same LabelStarts for both: evaluate() found the domain to be its own A-labels.
+  const bool plain = &unicode_labels == &ascii_labels || !has_non_ascii(unicode);
   const std::optional<SkeletonText> whole = plain ? std::optional<SkeletonText>(std::in_place, unicode) : std::nullopt;
   const std::optional<LabelStarts> skel_labels =
       plain ? std::optional<LabelStarts>(std::in_place, whole->view()) : std::nullopt;
