@@ -1995,9 +1995,11 @@ void Matcher::Impl::match_structure(const Evaluation& e, const LabelStarts& asci
   // somebody's own domains, and x.mil.ml is already a TLD typo. The subdomain part has at
   // most labels - 1 labels, so the labels looked at are among 1 .. labels - 3.
   if (labels >= 4 && has_keys(KeyKind::TldName)) {
-    const std::vector<std::string_view> all = split_labels(ascii);
     bool any = false;
-    for (std::size_t i = 1; i + 3 <= labels && !any; ++i) any = any_key(KeyKind::TldName, all[i], 1);
+    for (std::size_t i = 1; i + 3 <= labels && !any; ++i) {
+      const std::size_t from = ascii_labels.start_of(i);  // label i, without a vector of them
+      any = any_key(KeyKind::TldName, ascii.substr(from, ascii_labels.end_of(i + 1) - from), 1);
+    }
     if (any && count_labels(sfx.left()) >= 3) {
       const std::vector<std::string_view> sub = split_labels(sfx.left());
       for (std::size_t i = 1; i + 1 < sub.size(); ++i) {
