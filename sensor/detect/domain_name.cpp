@@ -4,6 +4,8 @@
 #include <idn2.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -26,9 +28,9 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool is_label_char(char c) {
+constexpr bool is_label_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
@@ -159,8 +161,63 @@ tl::expected<NormalisedDomain, DomainError> normalise_domain(std::string_view in
   return out;
 }
 
+namespace {
+
+// What lower_plain_valid() needs to know of a byte, from one table lookup. kUpper is the bit
+// that lower-cases an ASCII letter.
+enum : std::uint8_t { kAllowed = 1, kDot = 2, kHyphen = 4, kUpper = 0x20 };
+constexpr std::array<std::uint8_t, 256> kByteClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if (is_label_char(ascii_lower(static_cast<char>(c)))) t[c] |= kAllowed;
+    if (c >= 'A' && c <= 'Z') t[c] |= kUpper;
+  }
+  t['.'] = kAllowed | kDot;
+  t['-'] |= kHyphen;
+  return t;
+}();
+static_assert('A' + kUpper == 'a');
+
+// The common case of normalise_plain_ascii() in one pass: a valid domain of ASCII label
+// characters with no "--" anywhere (so no xn-- label), lower-cased into buf. nullopt for
+// anything else, which the general checks then look at in their own order (an invalid
+// domain's error stays the first one they find). Dots and hyphens, a few per domain, are
+// the only characters that take a branch.
+std::optional<std::string_view> lower_plain_valid(std::string_view input, DomainBuffer& buf) {
+  if (!input.empty() && input.back() == '.') input.remove_suffix(1);
+  const std::size_t end = input.size();
+  if (end == 0 || end > kMaxDomain) return std::nullopt;
+  std::uint8_t all = kAllowed;  // AND of the classes
+  std::size_t label_start = 0;
+  bool ok = true;
+  // A label is 1 to 63 characters and neither starts nor ends with a hyphen.
+  const auto label_ok = [&](std::size_t label_end) {
+    return label_end != label_start && label_end - label_start <= kMaxLabel && input[label_start] != '-' &&
+           input[label_end - 1] != '-';
+  };
+  for (std::size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(input[i]);
+    const std::uint8_t cls = kByteClass[c];
+    buf[i] = static_cast<char>(c | (cls & kUpper));
+    all &= cls;
+    if ((cls & (kDot | kHyphen)) == 0) continue;
+    if (cls & kDot) {
+      ok &= label_ok(i);
+      label_start = i + 1;
+    } else {
+      ok &= !(i > label_start && input[i - 1] == '-');  // "--", as in xn--
+    }
+  }
+  if (!ok || !label_ok(end) || !(all & kAllowed)) return std::nullopt;
+  buf[end] = '\0';
+  return std::string_view(buf.data(), end);
+}
+
+}  // namespace
+
 std::optional<tl::expected<std::string_view, DomainError>> normalise_plain_ascii(std::string_view input,
                                                                                   DomainBuffer& buf) {
+  if (const auto plain = lower_plain_valid(input, buf)) return *plain;
   if (!is_ascii(input)) return std::nullopt;
   if (!input.empty() && input.back() == '.') input.remove_suffix(1);
   if (input.size() > kMaxDomain) {

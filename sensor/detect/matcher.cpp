@@ -59,7 +59,7 @@ struct SpoofClose {
 
 constexpr std::size_t kMaxText = 256;  // domains are at most 253 characters
 
-std::uint64_t mix64(std::uint64_t x) {
+constexpr std::uint64_t mix64(std::uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
   x ^= x >> 27;
@@ -84,6 +84,11 @@ enum class KeyKind : std::uint8_t {
   PartStarred,    // combosquat: one hyphen-separated part of a label replaced by '*'
 };
 
+// A key's family and label count, unmixed (KeyHasher::seed mixes it).
+constexpr std::uint64_t raw_key_seed(KeyKind kind, std::size_t labels) {
+  return 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (static_cast<std::uint64_t>(labels) << 48);
+}
+
 // A key hashed from pieces (a key with a dot or hyphens left out needs no copy elsewhere):
 // the pieces are gathered on the stack and hashed eight bytes at a time.
 class KeyHasher {
@@ -105,9 +110,10 @@ class KeyHasher {
   std::uint64_t finish() const { return hash(seed_, std::string_view(buf_.data(), size_)); }
 
   // A key is found by its hash alone (no string kept), so every word goes through a full mix:
-  // the family and label count in the seed must never cancel against the first word.
+  // the family and label count in the seed must never cancel against the first word (the
+  // seed comes mixed, see seed()).
   static std::uint64_t hash(std::uint64_t seed, std::string_view key) {
-    std::uint64_t h = mix64(seed);
+    std::uint64_t h = seed;
     std::size_t i = 0;
     for (; i + 8 <= key.size(); i += 8) {
       std::uint64_t w;
@@ -137,9 +143,22 @@ class KeyHasher {
     const auto byte = [p](std::size_t k) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[k])); };
     return byte(0) | (byte(rem / 2) << (8 * (rem / 2))) | (byte(rem - 1) << (8 * (rem - 1)));
   }
+  // The family and label count, mixed: from a table for the label counts domains have, as
+  // a lookup makes a dozen keys of a few families.
   static std::uint64_t seed(KeyKind kind, std::size_t labels) {
-    return 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(kind) << 56) ^ (labels << 48);
+    static constexpr std::size_t kKinds = static_cast<std::size_t>(KeyKind::PartStarred) + 1;
+    static constexpr std::size_t kLabels = 128;
+    static constexpr std::array<std::array<std::uint64_t, kLabels>, kKinds> kMixed = [] {
+      std::array<std::array<std::uint64_t, kLabels>, kKinds> t{};
+      for (std::size_t k = 0; k < kKinds; ++k) {
+        for (std::size_t l = 0; l < kLabels; ++l) t[k][l] = mix64(raw_key_seed(static_cast<KeyKind>(k), l));
+      }
+      return t;
+    }();
+    const auto k = static_cast<std::size_t>(kind);
+    return k < kKinds && labels < kLabels ? kMixed[k][labels] : mix64(raw_key_seed(kind, labels));
   }
+
 
  private:
   KeyKind kind_;
@@ -159,15 +178,17 @@ class LabelStarts {
  public:
   explicit LabelStarts(std::string_view d) : d_(d) {
     starts_[0] = 0;
+    std::size_t count = 1;  // a local, kept in a register
     for (std::size_t i = 0; i < d.size(); ++i) {
       if (d[i] != '.') continue;
-      if (count_ == starts_.size()) {
+      if (count == starts_.size()) {
         overflow_ = true;
         count_ = count_labels(d);
         return;
       }
-      starts_[count_++] = static_cast<std::uint16_t>(i + 1);
+      starts_[count++] = static_cast<std::uint16_t>(i + 1);
     }
+    count_ = count;
   }
   std::size_t count() const { return count_; }
   // Where the first p labels end (1 <= p <= count()).
@@ -290,25 +311,33 @@ class KeyFilter {
     shift_ = static_cast<unsigned>(64 - std::countr_zero(words));
     words_ = PageArray<std::uint64_t>(words);
   }
-  void add(std::uint64_t key) {
-    const std::uint64_t h = key * kMul;
-    words_.data()[h >> shift_] |= mask_of(h);
-  }
-  __attribute__((always_inline)) void prefetch(std::uint64_t key) const {
-    __builtin_prefetch(&words_.data()[(key * kMul) >> shift_]);
-  }
-  __attribute__((always_inline)) bool may_contain(std::uint64_t key) const {
-    const std::uint64_t h = key * kMul;
-    const std::uint64_t m = mask_of(h);
-    return (words_.data()[h >> shift_] & m) == m;
-  }
+  void add(std::uint64_t key) { add_at(position(key)); }
+  __attribute__((always_inline)) bool may_contain(std::uint64_t key) const { return view().may_contain_at(position(key)); }
+
+  // A key's place in the filter: the word from its top bits, the two bits from the middle.
+  // A multiply carries the key's well-spread high bits into all but the lowest bits.
+  static constexpr std::uint64_t kSpread = 0xFF51AFD7ED558CCDULL;
+  static std::uint64_t position(std::uint64_t key) { return key * kSpread; }
+  // By position, for keys made with the multiply built in (DeletionHashes).
+  void add_at(std::uint64_t position) { words_.data()[position >> shift_] |= mask_of(position); }
+  // The words and the shift by value, for a hot loop to keep in registers: read through the
+  // filter they are read again after every store the compiler cannot tell apart from them.
+  struct View {
+    const std::uint64_t* words;
+    unsigned shift;
+    __attribute__((always_inline)) void prefetch_at(std::uint64_t position) const {
+      __builtin_prefetch(&words[position >> shift]);
+    }
+    __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const {
+      const std::uint64_t m = mask_of(position);
+      return (words[position >> shift] & m) == m;
+    }
+  };
+  View view() const { return View{words_.data(), shift_}; }
   std::size_t memory_bytes() const { return words_.size() * sizeof(std::uint64_t); }
 
  private:
   static constexpr std::size_t kBitsPerEntry = 12;
-  // A multiply carries the key's well-spread high bits into all but the lowest bits: the word
-  // comes from the top, the two bits from the middle.
-  static constexpr std::uint64_t kMul = 0xFF51AFD7ED558CCDULL;
   static std::uint64_t mask_of(std::uint64_t h) {
     return (std::uint64_t{1} << ((h >> 20) & 63)) | (std::uint64_t{1} << ((h >> 26) & 63));
   }
@@ -414,53 +443,56 @@ class DeletionHashes {
     p[0] = 0;
     for (std::size_t i = 0; i < n; ++i) p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
     for (std::uint32_t t = 0; t < std::min(max_depth, kMaxDepth); ++t) {
-      for (std::size_t a = 0; a < n; ++a) w_[t][a] = p[a] * k.inv_pow[t] - p[a + 1] * k.inv_pow[t + 1];
-      tail_[t + 1] = p[n] * k.inv_pow[t + 1];
+      for (std::size_t a = 0; a < n; ++a) w_[t][a] = p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1];
+      tail_[t + 1] = p[n] * k.inv_pow_spread[t + 1];
     }
-    tail_[0] = p[n];
+    tail_[0] = p[n] * k.inv_pow_spread[0];
+    std::size_t runs = 0;  // a local: a byte store could alias a member count
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs++] = static_cast<std::uint8_t>(i);
+    }
+    runs_ = runs;
   }
 
   std::size_t size() const { return s_.size(); }
 
   // Calls f(key) for the variants with exactly `depth` characters deleted. A key is the
-  // polynomial hash plus the length: well spread in its high bits (KeyFilter takes those),
-  // not in its low ones, so a table takes spread(key).
+  // polynomial hash plus the length, times KeyFilter::kSpread: it is its own KeyFilter
+  // position (the multiply is in the weights, once per text, not once per variant), well
+  // spread in its high bits, not in its low ones, so a table takes spread(key).
   template <typename F>
   void each(std::uint32_t depth, F&& f) const {
     const std::size_t n = s_.size();
     if (depth > n) return;
-    const std::size_t len = n - depth;
-    const std::uint64_t tail = tail_[depth];
-    auto emit = [&](std::uint64_t h) __attribute__((always_inline)) { f(h + static_cast<std::uint64_t>(len) * kLengthMul); };
-    auto first_of_run = [&](std::size_t pos, std::size_t after) { return pos == after || s_[pos] != s_[pos - 1]; };
+    const std::uint64_t tail = tail_[depth] + static_cast<std::uint64_t>(n - depth) * kLengthSpread;
+    // g(position, next) for the positions a deletion may take after one at `pos`, in order:
+    // pos + 1 whatever it is (the run it is in was cut), then the run starts from
+    // run_starts_[next] on, `next` being the first run start after pos. The run starts are
+    // listed once per text, so the inner loops do not compare characters.
+    const auto after = [&](std::size_t pos, std::size_t next, auto&& g) __attribute__((always_inline)) {
+      if (pos + 1 < n && (next == runs_ || run_starts_[next] != pos + 1)) g(pos + 1, next);
+      for (std::size_t j = next; j < runs_; ++j) g(std::size_t{run_starts_[j]}, j + 1);
+    };
     switch (depth) {
       case 0:
-        emit(tail);
+        f(tail);
         return;
       case 1:
-        for (std::size_t a = 0; a < n; ++a) {
-          if (first_of_run(a, 0)) emit(w_[0][a] + tail);
-        }
+        for (std::size_t j = 0; j < runs_; ++j) f(w_[0][run_starts_[j]] + tail);
         return;
       case 2:
-        for (std::size_t a = 0; a < n; ++a) {
-          if (!first_of_run(a, 0)) continue;
-          const std::uint64_t ha = w_[0][a] + tail;
-          for (std::size_t b = a + 1; b < n; ++b) {
-            if (first_of_run(b, a + 1)) emit(ha + w_[1][b]);
-          }
+        for (std::size_t j = 0; j < runs_; ++j) {
+          const std::uint64_t ha = w_[0][run_starts_[j]] + tail;
+          after(run_starts_[j], j + 1, [&](std::size_t b, std::size_t) __attribute__((always_inline)) { f(ha + w_[1][b]); });
         }
         return;
       default:
-        for (std::size_t a = 0; a < n; ++a) {
-          if (!first_of_run(a, 0)) continue;
-          for (std::size_t b = a + 1; b < n; ++b) {
-            if (!first_of_run(b, a + 1)) continue;
-            const std::uint64_t hb = w_[0][a] + w_[1][b] + tail;
-            for (std::size_t c = b + 1; c < n; ++c) {
-              if (first_of_run(c, b + 1)) emit(hb + w_[2][c]);
-            }
-          }
+        for (std::size_t j = 0; j < runs_; ++j) {
+          const std::uint64_t ha = w_[0][run_starts_[j]] + tail;
+          after(run_starts_[j], j + 1, [&](std::size_t b, std::size_t next) {
+            const std::uint64_t hb = ha + w_[1][b];
+            after(b, next, [&](std::size_t c, std::size_t) { f(hb + w_[2][c]); });
+          });
         }
         return;
     }
@@ -482,7 +514,7 @@ class DeletionHashes {
  private:
   struct Constants {
     std::array<std::uint64_t, kMaxText> pow;
-    std::array<std::uint64_t, kMaxDepth + 1> inv_pow;
+    std::array<std::uint64_t, kMaxDepth + 1> inv_pow_spread;  // R^-t KeyFilter::kSpread
   };
   static const Constants& constants() {
     static const Constants table = [] {
@@ -492,17 +524,21 @@ class DeletionHashes {
       Constants c{};
       c.pow[0] = 1;
       for (std::size_t i = 1; i < c.pow.size(); ++i) c.pow[i] = c.pow[i - 1] * kR;
-      c.inv_pow[0] = 1;
-      for (std::size_t i = 1; i < c.inv_pow.size(); ++i) c.inv_pow[i] = c.inv_pow[i - 1] * inv;
+      c.inv_pow_spread[0] = KeyFilter::kSpread;
+      for (std::size_t i = 1; i < c.inv_pow_spread.size(); ++i) c.inv_pow_spread[i] = c.inv_pow_spread[i - 1] * inv;
       return c;
     }();
     return table;
   }
-  static constexpr std::uint64_t kLengthMul = 0xD6E8FEB86659FD93ULL;
+  static constexpr std::uint64_t kLengthSpread = 0xD6E8FEB86659FD93ULL * KeyFilter::kSpread;
 
   std::u32string_view s_;
   std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
   std::array<std::uint64_t, kMaxDepth + 1> tail_;
+  // Where each run of equal characters starts: only the first of a run is deleted.
+  std::array<std::uint8_t, kMaxText - 1> run_starts_;
+  std::size_t runs_ = 0;
+  static_assert(kMaxText - 1 <= 256, "run_starts_ holds positions in a byte");
 };
 
 // Open addressing over 64-byte buckets of sixteen 32-bit slots: a fingerprint of the hash in
@@ -617,7 +653,7 @@ class DeletionIndex {
       for (std::uint32_t k = 0; k <= members_[i].d; ++k) {
         variants.each(k, [&](std::uint64_t h) {
           table_.insert(DeletionHashes::spread(h), static_cast<std::uint32_t>(i));
-          filter_.add(h);
+          filter_.add_at(h);
         });
       }
     }
@@ -629,13 +665,10 @@ class DeletionIndex {
     if (members_.empty()) return;
     const std::size_t len = std::min(text.size(), kMaxText - 1);
     if (members_.size() <= kFew) {
-      // Each character one text has and the other lacks needs its own edit.
-      const std::uint64_t mine = char_set(text);
-      for (const Member& m : members_) {
-        if (m.len + m.d < len || m.len > len + m.d) continue;
-        const std::uint32_t missing = std::max(bit_count(mine & ~m.chars), bit_count(m.chars & ~mine));
-        if (missing <= m.d) out.push_back(m.target);
-      }
+      each_few_candidate(text, [&](std::uint32_t target) {
+        out.push_back(target);
+        return true;
+      });
       return;
     }
     const DeletionHashes variants(text, max_depth_);
@@ -656,12 +689,17 @@ class DeletionIndex {
     };
     // The filter words too are fetched a batch at a time before any is tested: with many rules
     // the filter is larger than L2, and a test that waited for its word would hold up the rest.
-    std::array<std::uint64_t, kFilterBatch> keys;
+    // The loop making the variants keeps the count and the filter's view in registers (the
+    // batch test is a call, and takes both by value).
+    const KeyFilter::View filter = filter_.view();
+    std::array<std::uint64_t, kFilterBatch> positions;  // the keys, KeyFilter positions
     std::array<std::uint32_t, kFilterBatch> depths;
-    std::size_t gathered = 0;
-    auto test_gathered = [&] {
+    auto test_gathered = [&, filter](std::size_t gathered) {
+      // Locals, not the closure's members: those are read again after every store to the ring.
+      const KeyFilter::View local_filter = filter;
+      const std::uint64_t* const keys = positions.data();
       for (std::size_t k = 0; k < gathered; ++k) {
-        if (!filter_.may_contain(keys[k])) continue;
+        if (!local_filter.may_contain_at(keys[k])) continue;
         Pending& slot = ring[(head + queued) % ring.size()];
         slot = Pending{table_.probe(DeletionHashes::spread(keys[k])), depths[k]};
         table_.prefetch(slot.probe);
@@ -671,20 +709,37 @@ class DeletionIndex {
           queued -= kBatch;
         }
       }
-      gathered = 0;
     };
+    std::size_t gathered = 0;
     for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
       // A variant this deep has len - depth characters: is any rule allowing the depth that close?
       if (!lengths_[depth].test(len - depth)) continue;
       variants.each(depth, [&](std::uint64_t h) __attribute__((always_inline)) {
-        filter_.prefetch(h);
-        keys[gathered] = h;
+        filter.prefetch_at(h);
+        positions[gathered] = h;
         depths[gathered] = depth;
-        if (++gathered == kFilterBatch) test_gathered();
+        if (++gathered == kFilterBatch) {
+          test_gathered(gathered);
+          gathered = 0;
+        }
       });
     }
-    test_gathered();
+    test_gathered(gathered);
     for (std::size_t i = 0; i < queued; ++i) look(ring[(head + i) % ring.size()]);
+  }
+
+  // Whether query() of this text (ASCII, so its bytes are its code points) can find anything:
+  // answered from the bytes when there are few rules, without the text's conversion; with
+  // many, true (the table decides).
+  bool may_find(std::string_view ascii) const {
+    if (members_.empty()) return false;
+    if (members_.size() > kFew) return true;
+    bool found = false;
+    each_few_candidate(ascii, [&](std::uint32_t) {
+      found = true;
+      return false;
+    });
+    return found;
   }
 
   std::size_t memory_bytes() const {
@@ -709,22 +764,44 @@ class DeletionIndex {
     return static_cast<std::uint32_t>((x * 0x0101010101010101ULL) >> 56);
   }
   // One bit per character (hostname characters each have their own; others share).
-  static std::uint64_t char_set(std::u32string_view text) {
+  static constexpr unsigned char_bit(char32_t c) {
+    if (c >= U'a' && c <= U'z') return static_cast<unsigned>(c - U'a');
+    if (c >= U'0' && c <= U'9') return 26 + static_cast<unsigned>(c - U'0');
+    if (c == U'-') return 36;
+    if (c == U'.') return 37;
+    return 38 + static_cast<unsigned>(c % 26);
+  }
+  // Text: std::u32string_view, or std::string_view of ASCII.
+  template <typename Text>
+  static std::uint64_t char_set(Text text) {
+    // ASCII by table: this runs over the observed text on every lookup against few rules.
+    static constexpr std::array<std::uint8_t, 128> kAsciiBit = [] {
+      std::array<std::uint8_t, 128> t{};
+      for (char32_t c = 0; c < 128; ++c) t[c] = static_cast<std::uint8_t>(char_bit(c));
+      return t;
+    }();
     std::uint64_t m = 0;
-    for (const char32_t c : text) {
-      unsigned bit = 38 + static_cast<unsigned>(c % 26);
-      if (c >= U'a' && c <= U'z') {
-        bit = static_cast<unsigned>(c - U'a');
-      } else if (c >= U'0' && c <= U'9') {
-        bit = 26 + static_cast<unsigned>(c - U'0');
-      } else if (c == U'-') {
-        bit = 36;
-      } else if (c == U'.') {
-        bit = 37;
-      }
-      m |= std::uint64_t{1} << bit;
+    for (const auto ch : text) {
+      const auto c = static_cast<char32_t>(static_cast<std::make_unsigned_t<decltype(ch)>>(ch));
+      m |= std::uint64_t{1} << (c < 128 ? kAsciiBit[c] : char_bit(c));
     }
     return m;
+  }
+  // With few rules: f(target) for each rule whose text could be within its distance of
+  // `text` (Text as for char_set), while f returns true. Each character one text has and the
+  // other lacks needs its own edit. The character set is made only once some rule's length
+  // is close enough (most are not).
+  template <typename Text, typename F>
+  void each_few_candidate(Text text, F&& f) const {
+    const std::size_t len = std::min(text.size(), kMaxText - 1);
+    std::optional<std::uint64_t> chars;
+    for (const Member& m : members_) {
+      if (m.len + m.d < len || m.len > len + m.d) continue;
+      if (!chars) chars = char_set(text);
+      const std::uint64_t mine = *chars;
+      const std::uint32_t missing = std::max(bit_count(mine & ~m.chars), bit_count(m.chars & ~mine));
+      if (missing <= m.d && !f(m.target)) return;
+    }
   }
   std::vector<Member> members_;
   PackedBuckets table_;
@@ -840,7 +917,7 @@ bool is_combining(char32_t c) {
 // as interchangeable share a class; i/l/1 vanish, since they also appear inside multi-character
 // glyphs ("lh" for h, "ik" for k, "cl" for d) and deleting them makes those collapse too.
 template <typename Out>
-void fold_ascii_char(char c, Out& out) {
+constexpr void fold_ascii_char(char c, Out& out) {
   if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   switch (c) {
     case 'i': case 'l': case '1': return;
@@ -860,15 +937,63 @@ void fold_ascii_char(char c, Out& out) {
   out.push_back(c);
 }
 
+// fold_ascii_char of every byte, for folding whole ASCII texts by table (a lookup folds its
+// domain on every call): kDropped for i/l/1, kDoubleV for w; the rn/nn/rr rule needs what
+// came before, so fold_ascii() applies it.
+constexpr char kDropped = '\x80';
+constexpr char kDoubleV = '\x81';
+constexpr std::array<char, 128> kAsciiFold = [] {
+  struct Folded {
+    std::array<char, 2> chars{};
+    std::size_t size = 0;
+    constexpr void push_back(char c) { chars[size++] = c; }
+    constexpr bool empty() const { return size == 0; }
+    constexpr char back() const { return chars[size - 1]; }
+  };
+  std::array<char, 128> t{};
+  for (std::size_t c = 0; c < t.size(); ++c) {
+    Folded f;
+    fold_ascii_char(static_cast<char>(c), f);
+    t[c] = f.size == 0 ? kDropped : f.size == 2 ? kDoubleV : f.chars[0];
+  }
+  return t;
+}();
+
+// The skeleton of ASCII text: fold_ascii_char of each character, dots kept.
+template <typename Out>
+void fold_ascii(std::string_view ascii, Out& out) {
+  for (const char c : ascii) {
+    const char f = kAsciiFold[static_cast<unsigned char>(c) & 0x7f];
+    if (f == kDropped) continue;
+    if (f == kDoubleV) {
+      out.push_back('v');
+      out.push_back('v');
+      continue;
+    }
+    if (f == 'm' && !out.empty() && out.back() == 'm') continue;  // rn, nn, rr read as m
+    out.push_back(f);
+  }
+}
+
 // The skeleton of a plain ASCII domain, on the stack (at most twice 253 characters: w is vv).
 class SkeletonText {
  public:
-  void push_back(char c) { buf_[size_++] = c; }
-  char back() const { return buf_[size_ - 1]; }
-  bool empty() const { return size_ == 0; }
+  explicit SkeletonText(std::string_view ascii) {
+    // Through a local cursor: a store to buf_ could be size_ as far as the compiler knows.
+    Cursor out{buf_.data(), 0};
+    fold_ascii(ascii.substr(0, kMaxDomainLength + 1), out);
+    size_ = out.size;
+  }
   std::string_view view() const { return {buf_.data(), size_}; }
 
  private:
+  struct Cursor {
+    char* data;
+    std::size_t size;
+    void push_back(char c) { data[size++] = c; }
+    bool empty() const { return size == 0; }
+    char back() const { return data[size - 1]; }
+  };
   std::array<char, 2 * kMaxDomainLength + 2> buf_;
   std::size_t size_ = 0;
 };
@@ -1255,6 +1380,7 @@ class ExactIndex {
   // keys must outlive the index; the first of equal keys wins.
   void build(std::vector<std::string_view> keys) {
     keys_ = std::move(keys);
+    for (const std::string_view k : keys_) lengths_.set(std::min(k.size(), lengths_.size() - 1));
     std::size_t n = 16;
     while (n < keys_.size() * 2) n <<= 1;
     slots_.assign(n, Slot{});
@@ -1277,7 +1403,8 @@ class ExactIndex {
   }
   // The stored key equal to `key`, or empty.
   std::string_view find(std::string_view key) const {
-    if (keys_.empty()) return {};
+    // A parent like "com" is asked for on most lookups: by its length alone, no key has it.
+    if (!lengths_.test(std::min(key.size(), lengths_.size() - 1))) return {};
     const std::uint64_t h = hash(key);
     if (filtered_ && !filter_.may_contain(h)) return {};
     const std::size_t mask = slots_.size() - 1;
@@ -1300,6 +1427,7 @@ class ExactIndex {
   std::vector<Slot> slots_;
   KeyFilter filter_;
   bool filtered_ = false;
+  std::bitset<kMaxDomainLength + 2> lengths_;  // lengths of the keys (the last: all longer ones)
 };
 
 // unordered_map keyed by std::string, found by string_view without building a string.
@@ -1458,13 +1586,7 @@ struct Matcher::Impl {
     std::string out;
     out.reserve(utf8.size() + 4);
     if (!has_non_ascii(utf8)) {
-      for (const char c : utf8) {
-        if (c == '.') {
-          out.push_back('.');
-        } else {
-          fold_ascii_char(c, out);
-        }
-      }
+      fold_ascii(utf8, out);
       return out;
     }
     for (const char32_t c : utf8_to_utf32(utf8)) {
@@ -1762,19 +1884,11 @@ void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& uni
   const std::size_t labels = ascii_labels.count();
   // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
   // last n labels (dots are kept, and no fold reaches across one).
-  const bool plain = !has_non_ascii(unicode);
-  SkeletonText whole;
-  if (plain) {
-    for (const char c : unicode) {
-      if (c == '.') {
-        whole.push_back('.');
-      } else {
-        fold_ascii_char(c, whole);
-      }
-    }
-  }
+  // The same LabelStarts for both: evaluate() found the domain to be its own A-labels.
+  const bool plain = &unicode_labels == &ascii_labels || !has_non_ascii(unicode);
+  const std::optional<SkeletonText> whole = plain ? std::optional<SkeletonText>(std::in_place, unicode) : std::nullopt;
   const std::optional<LabelStarts> skel_labels =
-      plain ? std::optional<LabelStarts>(std::in_place, whole.view()) : std::nullopt;
+      plain ? std::optional<LabelStarts>(std::in_place, whole->view()) : std::nullopt;
   for (const std::size_t n : domain_label_counts) {
     if (n > labels) break;
     const std::string_view obs_utf8 = unicode_labels.tail(n);
@@ -1890,9 +2004,11 @@ void Matcher::Impl::match_structure(const Evaluation& e, const LabelStarts& asci
   // somebody's own domains, and x.mil.ml is already a TLD typo. The subdomain part has at
   // most labels - 1 labels, so the labels looked at are among 1 .. labels - 3.
   if (labels >= 4 && has_keys(KeyKind::TldName)) {
-    const std::vector<std::string_view> all = split_labels(ascii);
     bool any = false;
-    for (std::size_t i = 1; i + 3 <= labels && !any; ++i) any = any_key(KeyKind::TldName, all[i], 1);
+    for (std::size_t i = 1; i + 3 <= labels && !any; ++i) {
+      const std::size_t from = ascii_labels.start_of(i);  // label i, without a vector of them
+      any = any_key(KeyKind::TldName, ascii.substr(from, ascii_labels.end_of(i + 1) - from), 1);
+    }
     if (any && count_labels(sfx.left()) >= 3) {
       const std::vector<std::string_view> sub = split_labels(sfx.left());
       for (std::size_t i = 1; i + 1 < sub.size(); ++i) {
@@ -1931,6 +2047,7 @@ void Matcher::Impl::match_tld(const LabelStarts& ascii_labels, SuffixInfo& sfx, 
   bool close = false;
   for (std::size_t k = 1; k < labels && !close; ++k) {
     const std::string_view tail = ascii_labels.tail(k);
+    if (!tld_index.may_find(tail)) continue;  // A-labels: ASCII
     close = tld_candidates(std::u32string_view(buf.data(), utf8_to_utf32(tail, buf)), candidates);
   }
   if (!close || sfx.left().empty()) return;
@@ -2069,9 +2186,10 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
     if (auto it = allow_exact.find(ascii); it != allow_exact.end()) e.allow = it->second;
   }
   e.owner = protected_exact.find(ascii);
-  for (std::size_t i = 0; i < ascii.size() && e.allow == nullptr && e.owner.empty(); ++i) {
-    if (ascii[i] != '.') continue;
-    const std::string_view parent = ascii.substr(i + 1);
+  const LabelStarts ascii_labels(ascii);
+  // The parents, nearest first: by the label starts already found, not another scan for dots.
+  for (std::size_t k = 1; k < ascii_labels.count() && e.allow == nullptr && e.owner.empty(); ++k) {
+    const std::string_view parent = ascii.substr(ascii_labels.start_of(k));
     if (!allow_below.empty()) {
       if (auto it = allow_below.find(parent); it != allow_below.end()) e.allow = it->second;
     }
@@ -2080,7 +2198,6 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
   if (!e.owner.empty()) return;
   if (e.allow != nullptr && !look_behind_allow) return;
 
-  const LabelStarts ascii_labels(ascii);
   const std::optional<LabelStarts> unicode_owned =
       e.unicode.data() == ascii.data() ? std::nullopt : std::optional<LabelStarts>(std::in_place, e.unicode);
   const LabelStarts& unicode_labels = unicode_owned ? *unicode_owned : ascii_labels;
