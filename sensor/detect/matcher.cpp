@@ -159,7 +159,6 @@ class KeyHasher {
     return k < kKinds && labels < kLabels ? kMixed[k][labels] : mix64(raw_key_seed(kind, labels));
   }
 
-
  private:
   KeyKind kind_;
   std::uint64_t seed_;
@@ -694,8 +693,8 @@ class DeletionIndex {
     const KeyFilter::View filter = filter_.view();
     std::array<std::uint64_t, kFilterBatch> positions;  // the keys, KeyFilter positions
     std::array<std::uint32_t, kFilterBatch> depths;
-    auto test_gathered = [&, filter](std::size_t gathered) {
-      // Locals, not the closure's members: those are read again after every store to the ring.
+    auto test_gathered = [&](std::size_t gathered) {
+      // Locals, not what the closure refers to: that is read again after every store to the ring.
       const KeyFilter::View local_filter = filter;
       const std::uint64_t* const keys = positions.data();
       for (std::size_t k = 0; k < gathered; ++k) {
@@ -937,24 +936,28 @@ constexpr void fold_ascii_char(char c, Out& out) {
   out.push_back(c);
 }
 
+// Appends to a caller's char buffer known to be large enough. Through this local cursor, not
+// the buffer's owner: a store to the buffer could be the owner's size as far as the compiler knows.
+struct CharCursor {
+  char* data;
+  std::size_t size;
+  constexpr void push_back(char c) { data[size++] = c; }
+  constexpr bool empty() const { return size == 0; }
+  constexpr char back() const { return data[size - 1]; }
+};
+
 // fold_ascii_char of every byte, for folding whole ASCII texts by table (a lookup folds its
 // domain on every call): kDropped for i/l/1, kDoubleV for w; the rn/nn/rr rule needs what
 // came before, so fold_ascii() applies it.
 constexpr char kDropped = '\x80';
 constexpr char kDoubleV = '\x81';
 constexpr std::array<char, 128> kAsciiFold = [] {
-  struct Folded {
-    std::array<char, 2> chars{};
-    std::size_t size = 0;
-    constexpr void push_back(char c) { chars[size++] = c; }
-    constexpr bool empty() const { return size == 0; }
-    constexpr char back() const { return chars[size - 1]; }
-  };
   std::array<char, 128> t{};
   for (std::size_t c = 0; c < t.size(); ++c) {
-    Folded f;
+    std::array<char, 2> chars{};
+    CharCursor f{chars.data(), 0};
     fold_ascii_char(static_cast<char>(c), f);
-    t[c] = f.size == 0 ? kDropped : f.size == 2 ? kDoubleV : f.chars[0];
+    t[c] = f.size == 0 ? kDropped : f.size == 2 ? kDoubleV : chars[0];
   }
   return t;
 }();
@@ -979,21 +982,13 @@ void fold_ascii(std::string_view ascii, Out& out) {
 class SkeletonText {
  public:
   explicit SkeletonText(std::string_view ascii) {
-    // Through a local cursor: a store to buf_ could be size_ as far as the compiler knows.
-    Cursor out{buf_.data(), 0};
+    CharCursor out{buf_.data(), 0};
     fold_ascii(ascii.substr(0, kMaxDomainLength + 1), out);
     size_ = out.size;
   }
   std::string_view view() const { return {buf_.data(), size_}; }
 
  private:
-  struct Cursor {
-    char* data;
-    std::size_t size;
-    void push_back(char c) { data[size++] = c; }
-    bool empty() const { return size == 0; }
-    char back() const { return data[size - 1]; }
-  };
   std::array<char, 2 * kMaxDomainLength + 2> buf_;
   std::size_t size_ = 0;
 };
