@@ -2,11 +2,21 @@
 // libpcap and touch each of its bytes. rcptwatch's replay time is reported as a ratio to this.
 //   pcap_floor FILE   -> prints "packets=N bytes=N checksum=N" (the checksum keeps the
 //                        byte loop from being optimised away)
+//   pcap_floor --stdio-buffer BYTES FILE
+//                     -> the same with the capture's FILE given a BYTES buffer and no locking,
+//                        as rcptwatch reads it (capture/pcap_source.cpp): a reference row in
+//                        the bench table showing whether that alone is worth anything to a
+//                        reader that does nothing else.
 #include <pcap/pcap.h>
+#include <stdio_ext.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 namespace {
 
@@ -17,12 +27,34 @@ struct PcapCloser {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::size_t stdio_buffer = 0;
+  if (argc == 4 && std::strcmp(argv[1], "--stdio-buffer") == 0) {
+    char* end = nullptr;
+    stdio_buffer = std::strtoull(argv[2], &end, 10);
+    if (*end != '\0' || stdio_buffer == 0) {
+      std::fprintf(stderr, "pcap_floor: --stdio-buffer: not a positive number of bytes: %s\n", argv[2]);
+      return 2;
+    }
+    argv += 2;
+    argc -= 2;
+  }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: pcap_floor FILE\n");
+    std::fprintf(stderr, "usage: pcap_floor [--stdio-buffer BYTES] FILE\n");
     return 2;
   }
   char err[PCAP_ERRBUF_SIZE] = {};
-  const std::unique_ptr<pcap_t, PcapCloser> pcap(pcap_open_offline(argv[1], err));
+  std::vector<char> buffer(stdio_buffer);  // outlives the pcap_t, which closes the FILE
+  std::unique_ptr<pcap_t, PcapCloser> pcap;
+  if (stdio_buffer == 0) {
+    pcap.reset(pcap_open_offline(argv[1], err));
+  } else if (FILE* f = std::fopen(argv[1], "rb")) {
+    std::setvbuf(f, buffer.data(), _IOFBF, buffer.size());
+    __fsetlocking(f, FSETLOCKING_BYCALLER);
+    pcap.reset(pcap_fopen_offline(f, err));
+    if (!pcap) std::fclose(f);
+  } else {
+    std::snprintf(err, sizeof err, "%s", std::strerror(errno));
+  }
   if (!pcap) {
     std::fprintf(stderr, "pcap_floor: %s: %s\n", argv[1], err);
     return 1;

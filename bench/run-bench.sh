@@ -45,6 +45,10 @@ for name in smtp mixed smtp4x; do
   cat "$pcap" > /dev/null  # page cache: every tool reads from memory, the first one too
   for _ in $(seq "$n"); do
     run "$name" floor "$BUILD/bench/pcap_floor" "$pcap"
+    # Reference: the floor reading the way rcptwatch reads (256 KiB stdio buffer, no FILE lock).
+    if [ "$name" = smtp ]; then
+      run "$name" floor-stdio "$BUILD/bench/pcap_floor" --stdio-buffer 262144 "$pcap"
+    fi
     rm -f "$OUT/alerts-$name.jsonl"  # the file output appends; keep the last run's alerts
     run "$name" rcptwatch "$RW" -r "$pcap" --rules "$RULES" --output "file:$OUT/alerts-$name.jsonl"
   done

@@ -43,10 +43,13 @@ class PcapSource final : public PacketSource {
   struct PcapCloser {
     void operator()(pcap_t* p) const { pcap_close(p); }
   };
-  PcapSource(pcap_t* handle, std::string name, bool live);
+  PcapSource(pcap_t* handle, std::string name, bool live, std::unique_ptr<char[]> file_buffer);
   Timestamp to_timestamp(const timeval& tv);
   NextStatus read_one(Packet& out);
 
+  // The capture file's stdio buffer: declared before handle_, so it outlives the FILE that
+  // pcap_close() closes.
+  std::unique_ptr<char[]> file_buffer_;
   std::unique_ptr<pcap_t, PcapCloser> handle_;
   // Asked once: it cannot change once the handle is open (libpcap refuses a pcapng file whose
   // interfaces differ in link type, and a live handle keeps the one it was activated with).

@@ -41,6 +41,18 @@ class PcapSourceTest : public ::testing::Test {
     return path;
   }
 
+  // read() calls this process has made so far (the kernel's count, /proc/self/io).
+  static std::uint64_t read_syscalls() {
+    std::ifstream io("/proc/self/io");
+    std::string key;
+    std::uint64_t value = 0;
+    while (io >> key >> value) {
+      if (key == "syscr:") return value;
+    }
+    ADD_FAILURE() << "no syscr in /proc/self/io";
+    return 0;
+  }
+
   fs::path dir_;
 };
 
@@ -58,6 +70,49 @@ TEST_F(PcapSourceTest, ReadsEveryPacketWithTimestampsAndLinkType) {
   EXPECT_EQ((*src)->next(p), NextStatus::End);
   EXPECT_EQ((*src)->stats().packets, 3u);
   EXPECT_EQ((*src)->stats().bytes, 180u);
+}
+
+// The FILE libpcap reads is given a 256 KiB buffer: records must come out whole and in order
+// across its refills, in captures opened one after another (each source owns its buffer).
+TEST_F(PcapSourceTest, RecordsAcrossManyBufferRefillsComeOutWhole) {
+  const fs::path path = dir_ / "big.pcap";
+  pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+  pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+  constexpr int kFrames = 3000;
+  auto size_of = [](int i) { return static_cast<std::size_t>(60 + (i * 997) % 1455); };
+  auto byte_of = [](int i, std::size_t j) { return static_cast<u_char>(i * 31 + j * 7); };
+  std::uint64_t total = 0;
+  for (int i = 0; i < kFrames; ++i) {
+    std::vector<u_char> frame(size_of(i));
+    for (std::size_t j = 0; j < frame.size(); ++j) frame[j] = byte_of(i, j);
+    pcap_pkthdr h{};
+    h.ts.tv_sec = 1000 + i;
+    h.caplen = h.len = static_cast<bpf_u_int32>(frame.size());
+    pcap_dump(reinterpret_cast<u_char*>(dumper), &h, frame.data());
+    total += frame.size();
+  }
+  pcap_dump_close(dumper);
+  pcap_close(dead);
+  const std::uintmax_t file_bytes = fs::file_size(path);
+  ASSERT_GT(file_bytes, 8u * (256u << 10));  // many refills of the buffer
+  for (int round = 0; round < 3; ++round) {
+    const std::uint64_t reads_before = read_syscalls();
+    auto src = PcapSource::open_file(path.string());
+    ASSERT_TRUE(src) << src.error();
+    Packet p;
+    for (int i = 0; i < kFrames; ++i) {
+      ASSERT_EQ((*src)->next(p), NextStatus::Packet) << "frame " << i;
+      ASSERT_EQ(p.data.size(), size_of(i)) << "frame " << i;
+      for (std::size_t j = 0; j < p.data.size(); ++j) {
+        ASSERT_EQ(p.data[j], byte_of(i, j)) << "frame " << i << " byte " << j;
+      }
+    }
+    EXPECT_EQ((*src)->next(p), NextStatus::End);
+    EXPECT_EQ((*src)->stats().packets, static_cast<std::uint64_t>(kFrames));
+    EXPECT_EQ((*src)->stats().bytes, total);
+    // In 256 KiB reads, not glibc's default 4 KiB ones (which would be file_bytes / 4096).
+    EXPECT_LE(read_syscalls() - reads_before, file_bytes / (256u << 10) + 8);
+  }
 }
 
 TEST_F(PcapSourceTest, MissingFileNamesFileAndCause) {
