@@ -811,5 +811,89 @@ TEST_F(FragmentFixture, Ipv6TruncatedFragmentHeader) {
   EXPECT_EQ(decode_once(kRaw, ipv6(s, Bytes(fh.data(), 7))).status, DecodeStatus::Malformed);
 }
 
+
+// ---- the Ethernet/IPv4/TCP fast path decodes and counts exactly as the general path ----
+
+// Every field of the outcome: status, segment (payload as a position in the frame) and counters.
+std::string outcome_text(DecodeStatus status, const TcpSegment& seg, const Buf& frame, const DecodeCounters& c) {
+  std::string s = std::to_string(static_cast<int>(status));
+  if (status == DecodeStatus::Tcp) {
+    s += " " + seg.src.to_string() + ":" + std::to_string(seg.src_port) + ">" + seg.dst.to_string() + ":" +
+         std::to_string(seg.dst_port) + " seq=" + std::to_string(seg.seq) + " ack=" + std::to_string(seg.ack) +
+         " flags=" + std::to_string(seg.flags) + " win=" + std::to_string(seg.window) +
+         " payload@" + std::to_string(seg.payload.data() - frame.data()) + "+" + std::to_string(seg.payload.size());
+  }
+  const std::uint64_t counters[] = {c.packets, c.tcp, c.not_tcp, c.not_ip, c.unsupported_link, c.malformed,
+                                    c.ipv4, c.ipv6, c.vlan_tags, c.fragments, c.fragments_reassembled,
+                                    c.fragments_dropped, c.fragments_held, c.udp, c.fragments_overlap,
+                                    c.fragment_datagrams_expired, c.truncated};
+  for (const std::uint64_t n : counters) s += " " + std::to_string(n);
+  return s;
+}
+
+TEST(DecoderFastPath, AgreesWithTheGeneralPathOnEveryMutationOfEthernetFrames) {
+  // Frames around the fast path's edges: plain, with TCP or IP options, VLAN-tagged, DF set,
+  // fragments, UDP and ICMP, IPv6, Ethernet padding, an empty payload.
+  std::vector<Buf> bases;
+  bases.push_back(ethernet(0x0800, view(v4_tcp())));
+  TcpSpec opts;
+  opts.option_bytes = 12;
+  bases.push_back(ethernet(0x0800, view(v4_tcp(opts))));
+  Ipv4Spec ipo;
+  ipo.option_bytes = 8;
+  bases.push_back(ethernet(0x0800, view(ipv4(ipo, view(tcp())))));
+  bases.push_back(ethernet(0x0800, view(v4_tcp()), {VlanTag{0x8100, 100}}));
+  Ipv4Spec df;
+  df.dont_fragment = true;
+  bases.push_back(ethernet(0x0800, view(ipv4(df, view(tcp())))));
+  Ipv4Spec mf;
+  mf.more_fragments = true;
+  bases.push_back(ethernet(0x0800, view(ipv4(mf, view(tcp())))));
+  Ipv4Spec udp;
+  udp.protocol = 17;
+  bases.push_back(ethernet(0x0800, view(ipv4(udp, view(tcp())))));
+  bases.push_back(ethernet(0x86DD, view(v6_tcp())));
+  TcpSpec empty;
+  empty.payload = "";
+  Buf padded = ethernet(0x0800, view(v4_tcp(empty)));
+  padded.resize(padded.size() + 6, 0);  // Ethernet pads short frames to 60 bytes
+  bases.push_back(padded);
+
+  // Each base, every truncation, and every byte of the headers set to values that hit the
+  // checks (version/IHL nibbles, flag bits, lengths around the bounds).
+  std::vector<Buf> frames;
+  for (const Buf& b : bases) {
+    frames.push_back(b);
+    for (std::size_t n = 0; n < b.size(); ++n) frames.emplace_back(b.begin(), b.begin() + static_cast<long>(n));
+    for (std::size_t i = 0; i < std::min<std::size_t>(b.size(), 70); ++i) {
+      for (const int v : {0x00, 0x01, 0x06, 0x08, 0x11, 0x14, 0x20, 0x28, 0x3F, 0x40, 0x44, 0x45, 0x46, 0x4F,
+                          0x50, 0x55, 0x80, 0xF0, 0xFF}) {
+        Buf m = b;
+        m[i] = static_cast<std::uint8_t>(v);
+        frames.push_back(std::move(m));
+      }
+    }
+  }
+  ASSERT_GT(frames.size(), 10'000u);
+
+  // One decoder of each kind over the whole sequence, so the counters accumulate too.
+  PacketDecoder fast;
+  PacketDecoder general;
+  general.set_fast_path(false);
+  std::size_t tcp_frames = 0;
+  for (const Buf& f : frames) {
+    for (const std::uint32_t link : {kEthernet, kSll}) {
+      TcpSegment a;
+      TcpSegment b;
+      const DecodeStatus sa = fast.decode(link, view(f), Timestamp{1}, a);
+      const DecodeStatus sb = general.decode(link, view(f), Timestamp{1}, b);
+      ASSERT_EQ(outcome_text(sa, a, f, fast.counters()), outcome_text(sb, b, f, general.counters()))
+          << "link " << link << ", frame of " << f.size() << " bytes";
+      if (sa == DecodeStatus::Tcp) ++tcp_frames;
+    }
+  }
+  EXPECT_GT(tcp_frames, 1'000u);  // the fast path had plenty to take
+}
+
 }  // namespace
 }  // namespace rcptwatch::decode
