@@ -46,6 +46,25 @@ def count_lines(path):
         return sum(1 for line in f if '"event_type":"alert"' in line)
 
 
+def staging_text(out):
+    """Where the timed runs read the captures from (run-bench.sh's staging.tsv)."""
+    path = os.path.join(out, "staging.tsv")
+    where = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                name, _, how = line.rstrip("\n").partition("\t")
+                where[name] = how
+    cached = sorted(n for n, how in where.items() if how != "memory")
+    if not where:
+        return "files in the page cache"
+    if not cached:
+        return ("every capture read from a copy in memory (tmpfs), not the page cache, which this "
+                "VM's proactive reclaim empties within seconds")
+    return ("captures read from a copy in memory (tmpfs), except " + ", ".join(cached) +
+            " (no room: page cache)")
+
+
 def met(ok):
     return "**met**" if ok else "**not met**"
 
@@ -93,7 +112,7 @@ def section_throughput(out, caps, runs):
             if tool == "tshark":
                 seconds = mb / tshark_mbps[name]
                 r = runs[("smtp", "tshark")] if name == "smtp" else runs[("mixed-10pct", "tshark")]
-                n = "1" if name == "smtp" else "1 (first 10%, scaled)"
+                n = str(r["n"]) if name == "smtp" else f"{r['n']} (first 10%, scaled)"
                 rss = r["rss_kib"]
                 cpu = r["cpu"] * (seconds / r["seconds"])
             else:
@@ -134,8 +153,8 @@ def section_throughput(out, caps, runs):
         "to show what that reading change is worth to a reader that does nothing else; "
         "`rcptwatch -r FILE --rules rules/default.rules --output file:ALERTS`; "
         "`tshark -r FILE -Y 'smtp.req.command == \"RCPT\"' -T fields -e smtp.req.parameter`. "
-        "Wall time, median of the runs shown, files in the page cache; peak RSS from "
-        "`/usr/bin/time -v` (largest of the runs). tshark runs once: on the whole `smtp.pcap`, and "
+        f"Wall time, median of the runs shown; {staging_text(out)}; peak RSS from "
+        "`/usr/bin/time -v` (largest of the runs). tshark runs on the whole `smtp.pcap`, and "
         "on the first 10% of the packets of `mixed.pcap`, its time scaled to the whole file by bytes.",
         "",
         *rows,
