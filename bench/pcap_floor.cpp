@@ -2,11 +2,12 @@
 // libpcap and touch each of its bytes. rcptwatch's replay time is reported as a ratio to this.
 //   pcap_floor FILE   -> prints "packets=N bytes=N checksum=N" (the checksum keeps the
 //                        byte loop from being optimised away)
-//   pcap_floor --stdio-buffer BYTES FILE
-//                     -> the same with the capture's FILE given a BYTES buffer and no locking,
-//                        as rcptwatch reads it (capture/pcap_source.cpp): a reference row in
-//                        the bench table showing whether that alone is worth anything to a
-//                        reader that does nothing else.
+//   pcap_floor [--stdio-buffer BYTES] [--dispatch] FILE
+//                     -> the same, reading the way rcptwatch reads (capture/pcap_source.cpp):
+//                        the capture's FILE given a BYTES buffer and no locking, and records
+//                        handed out by pcap_dispatch instead of one pcap_next_ex call each. A
+//                        reference row in the bench table: what reading that way is worth to
+//                        a reader that does nothing else.
 #include <pcap/pcap.h>
 #include <stdio_ext.h>
 
@@ -24,22 +25,40 @@ struct PcapCloser {
   void operator()(pcap_t* p) const { pcap_close(p); }
 };
 
+struct Totals {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t sum = 0;
+  void add(const pcap_pkthdr& header, const u_char* data) {
+    ++packets;
+    bytes += header.caplen;
+    for (std::uint32_t i = 0; i < header.caplen; ++i) sum += data[i];
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t stdio_buffer = 0;
-  if (argc == 4 && std::strcmp(argv[1], "--stdio-buffer") == 0) {
-    char* end = nullptr;
-    stdio_buffer = std::strtoull(argv[2], &end, 10);
-    if (*end != '\0' || stdio_buffer == 0) {
-      std::fprintf(stderr, "pcap_floor: --stdio-buffer: not a positive number of bytes: %s\n", argv[2]);
-      return 2;
+  bool dispatch = false;
+  for (; argc > 2; --argc, ++argv) {
+    if (std::strcmp(argv[1], "--dispatch") == 0) {
+      dispatch = true;
+    } else if (std::strcmp(argv[1], "--stdio-buffer") == 0 && argc > 3) {
+      char* end = nullptr;
+      stdio_buffer = std::strtoull(argv[2], &end, 10);
+      if (*end != '\0' || stdio_buffer == 0) {
+        std::fprintf(stderr, "pcap_floor: --stdio-buffer: not a positive number of bytes: %s\n", argv[2]);
+        return 2;
+      }
+      --argc;
+      ++argv;
+    } else {
+      break;
     }
-    argv += 2;
-    argc -= 2;
   }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: pcap_floor [--stdio-buffer BYTES] FILE\n");
+    std::fprintf(stderr, "usage: pcap_floor [--stdio-buffer BYTES] [--dispatch] FILE\n");
     return 2;
   }
   char err[PCAP_ERRBUF_SIZE] = {};
@@ -59,22 +78,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pcap_floor: %s: %s\n", argv[1], err);
     return 1;
   }
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t sum = 0;
-  pcap_pkthdr* header = nullptr;
-  const u_char* data = nullptr;
+  Totals t;
   int rc = 0;
-  while ((rc = pcap_next_ex(pcap.get(), &header, &data)) == 1) {
-    ++packets;
-    bytes += header->caplen;
-    for (std::uint32_t i = 0; i < header->caplen; ++i) sum += data[i];
+  if (dispatch) {
+    const auto handler = [](u_char* user, const pcap_pkthdr* header, const u_char* data) {
+      reinterpret_cast<Totals*>(user)->add(*header, data);
+    };
+    while ((rc = pcap_dispatch(pcap.get(), 256, handler, reinterpret_cast<u_char*>(&t))) > 0) {
+    }
+  } else {
+    pcap_pkthdr* header = nullptr;
+    const u_char* data = nullptr;
+    while ((rc = pcap_next_ex(pcap.get(), &header, &data)) == 1) t.add(*header, data);
   }
   if (rc == PCAP_ERROR) {
     std::fprintf(stderr, "pcap_floor: %s: %s\n", argv[1], pcap_geterr(pcap.get()));
     return 1;
   }
-  std::printf("packets=%llu bytes=%llu checksum=%llu\n", static_cast<unsigned long long>(packets),
-              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(sum));
+  std::printf("packets=%llu bytes=%llu checksum=%llu\n", static_cast<unsigned long long>(t.packets),
+              static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.sum));
   return 0;
 }

@@ -106,7 +106,7 @@ def section_throughput(out, caps, runs):
         c = caps[f"{name}.pcap"]
         mb = c["bytes"] / 1e6
         floor = runs[(name, "floor")]["seconds"]
-        tools = (["floor"] + (["floor-stdio"] if (name, "floor-stdio") in runs else []) + ["rcptwatch"] +
+        tools = (["floor"] + (["floor-as-rcptwatch"] if (name, "floor-as-rcptwatch") in runs else []) + ["rcptwatch"] +
                  (["tshark"] if name in tshark_mbps else []))
         for tool in tools:
             if tool == "tshark":
@@ -122,7 +122,7 @@ def section_throughput(out, caps, runs):
             vs_tshark = ""
             if name in tshark_mbps and tool != "tshark":
                 vs_tshark = f"{(mb / tshark_mbps[name]) / seconds:.0f}×"
-            label = "floor, 256 KiB stdio buffer" if tool == "floor-stdio" else tool
+            label = "floor, read as rcptwatch reads" if tool == "floor-as-rcptwatch" else tool
             rows.append(f"| {name}.pcap | {label} | {n} | {seconds:.3f} | {mb / seconds:,.0f} | "
                         f"{c['packets'] / seconds:,.0f} | {seconds / floor:.2f} | {vs_tshark} | "
                         f"{rss / 1024:.1f} | {cpu:.2f} | {cpu / floor_cpu:.2f} |")
@@ -148,9 +148,9 @@ def section_throughput(out, caps, runs):
         f"({caps['smtp4x.pcap']['bytes'] / 1e6:,.0f} MB).",
         "",
         "Tools: the floor (`bench/pcap_floor`: libpcap reads every packet and sums its bytes; "
-        "the target's reference); on smtp.pcap also the floor given the 256 KiB stdio buffer and "
-        "unlocked FILE rcptwatch reads its capture through (`pcap_floor --stdio-buffer 262144`), "
-        "to show what that reading change is worth to a reader that does nothing else; "
+        "the target's reference); on smtp.pcap also the floor reading the way rcptwatch reads "
+        "(`pcap_floor --stdio-buffer 262144 --dispatch`: a 256 KiB stdio buffer, an unlocked FILE and "
+        "pcap_dispatch), to show what reading that way is worth to a reader that does nothing else; "
         "`rcptwatch -r FILE --rules rules/default.rules --output file:ALERTS`; "
         "`tshark -r FILE -Y 'smtp.req.command == \"RCPT\"' -T fields -e smtp.req.parameter`. "
         f"Wall time, median of the runs shown; {staging_text(out)}; peak RSS from "

@@ -454,7 +454,32 @@ int sensor_main(int argc, const char* const* argv) {
   Timestamp next_learn_flush{};
 
   int status = kExitOk;
-  capture::Packet packet;
+  auto on_packet = [&](const capture::Packet& packet) {
+    if (interval_usec > 0 && replay) {
+      if (next_packet_stats.usec == 0) next_packet_stats = Timestamp{packet.ts.usec + interval_usec};
+      if (packet.ts >= next_packet_stats) {
+        write_stats(next_packet_stats, true);
+        while (next_packet_stats <= packet.ts) next_packet_stats.usec += interval_usec;
+      }
+    }
+    if (learner) {  // on packet time, live or replay
+      if (next_learn_flush.usec == 0) next_learn_flush = Timestamp{packet.ts.usec + learn_interval_usec};
+      if (packet.ts >= next_learn_flush) {
+        flush_learned(next_learn_flush);
+        const std::int64_t behind = packet.ts.usec - next_learn_flush.usec;  // a jump in time: one flush
+        next_learn_flush.usec += (behind / learn_interval_usec + 1) * learn_interval_usec;
+      }
+    }
+    last_ts = packet.ts;
+    if (single) {
+      single->process(packet);
+    } else {
+      pool->dispatch(packet);
+    }
+  };
+  // Signals, wall-clock stats and the flush thread are looked at between batches of at most
+  // this many packets (a live source also ends a batch when it has nothing to give).
+  constexpr std::size_t kBatch = 256;
   for (;;) {
     if (g_stop_requested) break;
     if (g_reload_requested) {
@@ -491,31 +516,9 @@ int sensor_main(int argc, const char* const* argv) {
       next_wall_stats += std::chrono::seconds(options.stats_interval_s);
       write_stats(wall_clock_now(), true);
     }
-    if (flusher) collect_flushed(true);  // tested here: the loop runs per packet
-    const capture::NextStatus next = (*source)->next(packet);
-    if (next == capture::NextStatus::Packet) {
-      if (interval_usec > 0 && replay) {
-        if (next_packet_stats.usec == 0) next_packet_stats = Timestamp{packet.ts.usec + interval_usec};
-        if (packet.ts >= next_packet_stats) {
-          write_stats(next_packet_stats, true);
-          while (next_packet_stats <= packet.ts) next_packet_stats.usec += interval_usec;
-        }
-      }
-      if (learner) {  // on packet time, live or replay
-        if (next_learn_flush.usec == 0) next_learn_flush = Timestamp{packet.ts.usec + learn_interval_usec};
-        if (packet.ts >= next_learn_flush) {
-          flush_learned(next_learn_flush);
-          const std::int64_t behind = packet.ts.usec - next_learn_flush.usec;  // a jump in time: one flush
-          next_learn_flush.usec += (behind / learn_interval_usec + 1) * learn_interval_usec;
-        }
-      }
-      last_ts = packet.ts;
-      if (single) {
-        single->process(packet);
-      } else {
-        pool->dispatch(packet);
-      }
-    } else if (next == capture::NextStatus::Timeout) {
+    if (flusher) collect_flushed(true);
+    const capture::NextStatus next = capture::for_each_packet(**source, kBatch, on_packet);
+    if (next == capture::NextStatus::Packet || next == capture::NextStatus::Timeout) {
       continue;
     } else if (next == capture::NextStatus::Error) {
       // Judge what was read before the damage, then report it (once: the log also goes to

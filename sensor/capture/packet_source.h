@@ -2,6 +2,7 @@
 // rest of the pipeline: a pull interface that hands out one frame at a time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -42,10 +43,19 @@ struct SourceStats {
   std::uint64_t filter_malformed = 0;
 };
 
+// Called once per frame by PacketSource::dispatch; the frame is valid only during the call.
+using PacketCallback = void (*)(void* context, const Packet& packet);
+
 class PacketSource {
  public:
   virtual ~PacketSource() = default;
   virtual NextStatus next(Packet& out) = 0;
+  // Hands up to `max` frames (max >= 1) to `callback`, one call each: the same frames in the
+  // same order as calling next() repeatedly. Returns Packet while more may follow, else what
+  // next() returned that ended the batch (Timeout, End, Error); the frames handed out before
+  // it stand. This one loops over next(); a capture file overrides it so that libpcap calls
+  // back for each record (pcap_dispatch), which costs less per frame than a pcap_next_ex each.
+  virtual NextStatus dispatch(std::size_t max, PacketCallback callback, void* context);
   // Asks a blocking source to return End soon; safe to call from a signal handler's flag loop.
   virtual void stop() = 0;
   virtual SourceStats stats() const = 0;
@@ -54,5 +64,11 @@ class PacketSource {
   // Name for logs and events: the file path or interface name.
   virtual const std::string& name() const = 0;
 };
+
+// dispatch() with any callable: for_each_packet(source, 256, [&](const Packet& p) { ... }).
+template <class F>
+NextStatus for_each_packet(PacketSource& source, std::size_t max, F& f) {
+  return source.dispatch(max, [](void* context, const Packet& packet) { (*static_cast<F*>(context))(packet); }, &f);
+}
 
 }  // namespace rcptwatch::capture

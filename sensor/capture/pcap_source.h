@@ -30,6 +30,9 @@ class PcapSource final : public PacketSource {
       const std::string& interface, const LiveOptions& options);
 
   NextStatus next(Packet& out) override;
+  // A file: pcap_dispatch, one callback per record. Live: the default (next() in a loop, with
+  // its poll).
+  NextStatus dispatch(std::size_t max, PacketCallback callback, void* context) override;
   // Live only: one non-blocking read (Timeout when nothing is waiting), for a caller that
   // polls several sources' selectable_fd() together (MultiSource).
   NextStatus try_next(Packet& out);
@@ -46,6 +49,9 @@ class PcapSource final : public PacketSource {
   PcapSource(pcap_t* handle, std::string name, bool live, std::unique_ptr<char[]> file_buffer);
   Timestamp to_timestamp(const timeval& tv);
   NextStatus read_one(Packet& out);
+  // The Packet for a record libpcap returned, counted in stats_.
+  Packet packet_of(const pcap_pkthdr& header, const u_char* data);
+  NextStatus status_of_error(int rc);
 
   // The capture file's stdio buffer: declared before handle_, so it outlives the FILE that
   // pcap_close() closes.

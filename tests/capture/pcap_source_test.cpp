@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 #include <vector>
 
 #include "capture/pcap_source.h"
@@ -39,6 +40,13 @@ class PcapSourceTest : public ::testing::Test {
     pcap_dump_close(dumper);
     pcap_close(dead);
     return path;
+  }
+
+  // Three records of 100 bytes, the file cut inside the last one.
+  tl::expected<std::unique_ptr<PcapSource>, std::string> open_cut_capture() {
+    const fs::path path = write_capture("cut.pcap", 3, 100);
+    fs::resize_file(path, fs::file_size(path) - 50);
+    return PcapSource::open_file(path.string());
   }
 
   // read() calls this process has made so far (the kernel's count, /proc/self/io).
@@ -115,6 +123,90 @@ TEST_F(PcapSourceTest, RecordsAcrossManyBufferRefillsComeOutWhole) {
   }
 }
 
+// What dispatch() handed out, in order: first byte, size and timestamp of each frame.
+struct Collected {
+  std::vector<std::tuple<int, std::size_t, std::int64_t>> frames;
+  void operator()(const Packet& p) { frames.emplace_back(p.data[0], p.data.size(), p.ts.usec); }
+};
+
+TEST_F(PcapSourceTest, DispatchHandsOutTheRecordsNextWould) {
+  const fs::path path = write_capture("many.pcap", 1000, 80);
+  Collected by_next;
+  {
+    auto src = PcapSource::open_file(path.string());
+    ASSERT_TRUE(src) << src.error();
+    Packet p;
+    while ((*src)->next(p) == NextStatus::Packet) by_next(p);
+  }
+  ASSERT_EQ(by_next.frames.size(), 1000u);
+  auto src = PcapSource::open_file(path.string());
+  ASSERT_TRUE(src) << src.error();
+  Collected by_dispatch;
+  int batches = 0;
+  NextStatus status = NextStatus::Packet;
+  while ((status = for_each_packet(**src, 7, by_dispatch)) == NextStatus::Packet) ++batches;
+  EXPECT_EQ(status, NextStatus::End);
+  EXPECT_EQ(batches, 1000 / 7 + 1);  // the last, short one too: the end comes on the next call
+  EXPECT_EQ(by_dispatch.frames, by_next.frames);
+  EXPECT_EQ((*src)->stats().packets, 1000u);
+  EXPECT_EQ((*src)->stats().bytes, 80'000u);
+}
+
+TEST_F(PcapSourceTest, DispatchOnATruncatedFileHandsOutTheGoodRecordsThenError) {
+  auto src = open_cut_capture();
+  ASSERT_TRUE(src) << src.error();
+  Collected got;
+  EXPECT_EQ(for_each_packet(**src, 256, got), NextStatus::Error);
+  EXPECT_EQ(got.frames.size(), 2u);
+  EXPECT_NE((*src)->error().find("truncated"), std::string::npos) << (*src)->error();
+}
+
+TEST_F(PcapSourceTest, DispatchAfterStopEnds) {
+  auto src = PcapSource::open_file(write_capture("stop.pcap", 10, 60));
+  ASSERT_TRUE(src) << src.error();
+  Collected got;
+  EXPECT_EQ(for_each_packet(**src, 4, got), NextStatus::Packet);
+  (*src)->stop();
+  EXPECT_EQ(for_each_packet(**src, 4, got), NextStatus::End);
+  EXPECT_EQ(got.frames.size(), 4u);
+}
+
+// The default dispatch (live sources, eBPF, several interfaces) is next() in a loop.
+class ScriptedSource final : public PacketSource {
+ public:
+  explicit ScriptedSource(std::vector<NextStatus> script) : script_(std::move(script)) {}
+  NextStatus next(Packet& out) override {
+    if (at_ == script_.size()) return NextStatus::End;
+    const NextStatus s = script_[at_++];
+    if (s == NextStatus::Packet) {
+      byte_ = static_cast<std::uint8_t>(at_);
+      out.data = Bytes(&byte_, 1);
+    }
+    return s;
+  }
+  void stop() override {}
+  SourceStats stats() const override { return {}; }
+  const std::string& error() const override { return name_; }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::vector<NextStatus> script_;
+  std::size_t at_ = 0;
+  std::uint8_t byte_ = 0;
+  std::string name_ = "scripted";
+};
+
+TEST(PacketSourceDispatch, DefaultStopsAtTheFirstStatusThatIsNotAPacket) {
+  using S = NextStatus;
+  ScriptedSource src({S::Packet, S::Packet, S::Packet, S::Timeout, S::Packet, S::Error});
+  Collected got;
+  EXPECT_EQ(for_each_packet(src, 2, got), S::Packet);   // two handed out, batch full
+  EXPECT_EQ(for_each_packet(src, 2, got), S::Timeout);  // one, then nothing arrived
+  EXPECT_EQ(for_each_packet(src, 2, got), S::Error);    // one, then the error
+  ASSERT_EQ(got.frames.size(), 4u);
+  EXPECT_EQ(std::get<0>(got.frames[3]), 5);  // the fifth step of the script
+}
+
 TEST_F(PcapSourceTest, MissingFileNamesFileAndCause) {
   auto src = PcapSource::open_file((dir_ / "nope.pcap").string());
   ASSERT_FALSE(src);
@@ -137,9 +229,7 @@ TEST_F(PcapSourceTest, EmptyFileIsNotACapture) {
 }
 
 TEST_F(PcapSourceTest, TruncatedFileYieldsPacketsBeforeTheDamageThenError) {
-  const fs::path path = write_capture("cut.pcap", 3, 100);
-  fs::resize_file(path, fs::file_size(path) - 50);  // cut inside the last record
-  auto src = PcapSource::open_file(path.string());
+  auto src = open_cut_capture();
   ASSERT_TRUE(src) << src.error();
   Packet p;
   EXPECT_EQ((*src)->next(p), NextStatus::Packet);
