@@ -40,6 +40,7 @@
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 #include "detect/domain_name.h"
 #include "detect/edit_distance.h"
@@ -219,6 +220,36 @@ class LabelStarts {
   std::array<std::uint16_t, 128> starts_;  // starts_[k]: where label k starts (k < count_)
   std::size_t count_ = 1;
   bool overflow_ = false;
+};
+
+// A T built on first use, in place. std::optional<T> zeroes its storage when it is made, which
+// for a value most lookups never need (the 1.4 KiB OsaPattern, a few candidates) costs more
+// than using it would.
+template <typename T>
+class Lazy {
+ public:
+  Lazy() {}
+  ~Lazy() {
+    if (built_) value_.~T();
+  }
+  Lazy(const Lazy&) = delete;
+  Lazy& operator=(const Lazy&) = delete;
+  explicit operator bool() const { return built_; }
+  // The value, built from args the first time.
+  template <typename... Args>
+  T& get(Args&&... args) {
+    if (!built_) {
+      new (&value_) T(std::forward<Args>(args)...);
+      built_ = true;
+    }
+    return value_;
+  }
+
+ private:
+  union {
+    T value_;
+  };
+  bool built_ = false;
 };
 
 // Candidates of one lookup: on the stack unless there are unusually many.
@@ -1244,6 +1275,24 @@ void merge(std::optional<Candidate>& best, const std::optional<Candidate>& other
   if (other && better(other->distance, other->rule->id, other->rank, best)) best = other;
 }
 
+// Whether a is strictly better than b (a tie is not).
+bool better(const std::optional<Candidate>& a, const Candidate& b) {
+  return a && std::make_tuple(a->distance, a->rule->id, a->rank) < std::make_tuple(b.distance, b.rule->id, b.rank);
+}
+
+// An edit-distance candidate against the last `labels` labels of a domain that has more: it
+// counts only if those labels are not all public suffix (x.qc.ca is somebody's domain under
+// the real suffix qc.ca, not a typo of gc.ca), which takes a libpsl lookup, the dearest step
+// of a decision. So these are kept aside until every other technique has offered its
+// candidates, and libpsl is asked only for those that would still change the verdict. The
+// verdict is the first of the lowest (distance, rule id, rank) in the order of offers, so
+// dropping a candidate something else beats strictly cannot change it.
+struct TailCandidate {
+  std::size_t labels = 0;
+  Candidate candidate;
+};
+using TailCandidates = Lazy<SmallVector<TailCandidate, 4>>;
+
 std::string remove_char(std::string_view s, char c) {
   std::string out;
   out.reserve(s.size());
@@ -1799,7 +1848,7 @@ struct Matcher::Impl {
 
   void evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const;
   void match_edits(std::string_view unicode, const LabelStarts& unicode_labels, const LabelStarts& ascii_labels,
-                   SuffixInfo& sfx, std::optional<Candidate>& best) const;
+                   std::optional<Candidate>& best, TailCandidates& tails) const;
   void match_edits_at(std::size_t n, std::string_view obs_utf8, bool plain, std::string_view obs_ascii, std::string_view skel,
                       std::optional<Candidate>& best) const;
   void match_structure(const Evaluation& e, const LabelStarts& ascii_labels, const LabelStarts& u_labels, SuffixInfo& sfx,
@@ -1874,21 +1923,10 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
   }
   const std::u32string_view obs(obs_buf.data(), obs_size);
   // The observed text is compared with every candidate: bit-parallel when it fits a word.
-  // Built on first use, in place: std::optional would zero its 1.4 KiB on every call.
-  union LazyPattern {
-    LazyPattern() {}
-    char none;
-    OsaPattern pattern;
-  } lazy;
-  static_assert(std::is_trivially_destructible_v<OsaPattern>);
-  bool built = false;
+  Lazy<OsaPattern> pattern;
   auto distance_to = [&](const Target& t, std::uint32_t cap) {
     if (obs.size() > OsaPattern::kMaxLength) return osa_distance(t.text, obs, cap);
-    if (!built) {
-      new (&lazy.pattern) OsaPattern(obs);
-      built = true;
-    }
-    return lazy.pattern.distance(t.text);
+    return pattern.get(obs).distance(t.text);
   };
   TargetList candidates;
   domain_index[n].query(obs, candidates);
@@ -1923,7 +1961,7 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
 }
 
 void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& unicode_labels, const LabelStarts& ascii_labels,
-                                SuffixInfo& sfx, std::optional<Candidate>& best) const {
+                                std::optional<Candidate>& best, TailCandidates& tails) const {
   const std::size_t labels = ascii_labels.count();
   // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
   // last n labels (dots are kept, and no fold reaches across one).
@@ -1943,11 +1981,10 @@ void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& uni
       match_edits_at(n, obs_utf8, plain, obs_ascii, skel, best);
       continue;
     }
-    // x.qc.ca is somebody's domain under the real suffix qc.ca, not a typo of gc.ca: whether
-    // the last n labels are all suffix is asked only when they would match something.
+    // Fewer labels than the domain has: see TailCandidates.
     std::optional<Candidate> local;
     match_edits_at(n, obs_utf8, plain, obs_ascii, skel, local);
-    if (local && !(n <= sfx.suffix_labels())) merge(best, local);
+    if (local) tails.get().push_back({n, *local});
   }
 }
 
@@ -2249,14 +2286,27 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
     if (const char* reg = sfx.registrable(); reg != nullptr) e.registrable = reg;
     e.suffix = sfx.suffix();
   }
+  TailCandidates tails;
   if (e.malformed_idn) {
     const std::string lenient = lenient_unicode(e.unicode);
-    match_edits(lenient, LabelStarts(lenient), ascii_labels, sfx, e.best);
+    match_edits(lenient, LabelStarts(lenient), ascii_labels, e.best, tails);
   } else {
-    match_edits(e.unicode, unicode_labels, ascii_labels, sfx, e.best);
+    match_edits(e.unicode, unicode_labels, ascii_labels, e.best, tails);
   }
   match_structure(e, ascii_labels, unicode_labels, sfx, e.best);
   match_tld(ascii_labels, sfx, e.best);
+  // The tail candidates come first in the order of offers, so where one is kept it wins ties
+  // (between different rules of one id) as it did when it was merged on the spot.
+  if (tails) {
+    std::optional<Candidate> first;
+    for (const TailCandidate& c : tails.get()) {
+      if (better(e.best, c.candidate)) continue;  // strictly beaten by a later offer: never the verdict
+      if (c.labels <= sfx.suffix_labels()) continue;
+      merge(first, c.candidate);
+    }
+    merge(first, e.best);
+    e.best = first;
+  }
   if (!e.best) match_name_reuse(ascii_labels, e.unicode, unicode_labels, sfx, e.best);
 }
 

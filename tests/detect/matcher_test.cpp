@@ -406,6 +406,32 @@ TEST(Matcher, LargeIndexLosesNoEditWithinDistance) {
   EXPECT_FALSE(m.match_uncached("zzzzzzzzzzzzzzzzzzzzzzzz.com"));
 }
 
+TEST(Matcher, TypoOfTheLastLabelsOnlyWhenTheyAreNotAllSuffix) {
+  // x.qc.ca is a name under the real suffix qc.ca, not a typo of gc.ca; x.gd.ca is one. The
+  // suffix is asked only once every other technique has offered, for the typos that still win.
+  const Matcher m = make_matcher("protect gc.ca distance=1\n");
+  EXPECT_FALSE(m.match_uncached("x.qc.ca"));
+  const auto r = m.match_uncached("x.gd.ca");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->protected_domain, "gc.ca");
+  EXPECT_EQ(r->technique, "keyboard");
+}
+
+TEST(Matcher, TieBetweenRulesOfOneIdGoesToTheTypoOfTheLastLabels) {
+  // A hand-built RuleSet may repeat an id. Two candidates of one distance, id and technique:
+  // the one of the last two labels (bce.com in a.bcd.com) was offered first and wins, as when
+  // it was merged on the spot, over the whole domain's (a.bce.com).
+  std::vector<ProtectRule> rules(2);
+  for (ProtectRule& r : rules) r.id = 7;
+  rules[0].domain = "a.bce.com";
+  rules[1].domain = "bce.com";
+  const Matcher m(std::make_shared<const RuleSet>(rules, std::vector<AllowRule>{}));
+  const auto r = m.match_uncached("a.bcd.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->technique, "keyboard");
+  EXPECT_EQ(r->protected_domain, "bce.com");
+}
+
 TEST(Matcher, LargeIndexFindsEveryInsertionWithinDistance) {
   // The indexed path makes a query's deletion variants in rows (all those sharing their first
   // deletion), runs of equal characters deleted once, in batches of at least 64 keys: two
