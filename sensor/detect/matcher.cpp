@@ -480,19 +480,21 @@ class DeletionHashes {
     const Constants& k = constants();
     std::array<std::uint64_t, kMaxText + 1> p;
     p[0] = 0;
-    for (std::size_t i = 0; i < n; ++i) p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
-    const auto weight = [&](std::uint32_t t, std::size_t a) { return p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1]; };
-    for (std::uint32_t t = 0; t <= max_depth_; ++t) tail_[t] = p[n] * k.inv_pow_spread[t];
     std::size_t runs = 0;  // a local: a byte store could alias a member count
     for (std::size_t i = 0; i < n; ++i) {
+      p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
       if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs++] = static_cast<std::uint8_t>(i);
     }
     runs_ = runs;
-    // The weights the first two deletions take, by run (see each_row()).
-    for (std::size_t j = 0; j < runs && max_depth_ >= 1; ++j) first_[j] = weight(0, run_starts_[j]);
-    for (std::size_t j = 0; j < runs && max_depth_ >= 2; ++j) {
-      second_[j] = weight(1, run_starts_[j]);
-      if (run_end(j) - run_starts_[j] >= 2) second_in_run_[j] = weight(1, run_starts_[j] + 1u);
+    const auto weight = [&](std::uint32_t t, std::size_t a) { return p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1]; };
+    for (std::uint32_t t = 0; t <= max_depth_; ++t) tail_[t] = p[n] * k.inv_pow_spread[t];
+    // The weights the first two deletions take, by run (see each_row()), in one pass.
+    for (std::size_t j = 0; j < runs; ++j) {
+      const std::size_t a = run_starts_[j];
+      first_[j] = weight(0, a);
+      if (max_depth_ < 2) continue;
+      second_[j] = weight(1, a);
+      if (run_end(j) - a >= 2) second_in_run_[j] = weight(1, a + 1);
     }
     for (std::uint32_t t = 0; t < max_depth_ && max_depth_ == 3; ++t) {
       for (std::size_t a = 0; a < n; ++a) w_[t][a] = weight(t, a);
@@ -762,6 +764,7 @@ class DeletionIndex {
       std::array<std::uint16_t, keys.size()> passed;
       std::size_t count = 0;
       const KeyFilter::View local_filter = filter;
+#pragma GCC unroll 4
       for (std::size_t k = 0; k < gathered; ++k) {
         passed[count] = static_cast<std::uint16_t>(k);
         count += local_filter.may_contain_at(keys[k]) ? 1 : 0;
@@ -790,6 +793,7 @@ class DeletionIndex {
       variants.each_row(depth, [&](std::uint64_t base, const std::uint64_t* weights, std::size_t count)
                                    __attribute__((always_inline)) {
         std::uint64_t* const at = keys.data() + gathered;
+#pragma GCC unroll 4
         for (std::size_t i = 0; i < count; ++i) {
           const std::uint64_t h = base + weights[i];
           filter.prefetch_at(h);
