@@ -40,6 +40,7 @@
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 #include "detect/domain_name.h"
 #include "detect/edit_distance.h"
@@ -221,6 +222,36 @@ class LabelStarts {
   bool overflow_ = false;
 };
 
+// A T built on first use, in place. std::optional<T> zeroes its storage when it is made, which
+// for a value most lookups never need (the 1.4 KiB OsaPattern, a few candidates) costs more
+// than using it would.
+template <typename T>
+class Lazy {
+ public:
+  Lazy() {}
+  ~Lazy() {
+    if (built_) value_.~T();
+  }
+  Lazy(const Lazy&) = delete;
+  Lazy& operator=(const Lazy&) = delete;
+  explicit operator bool() const { return built_; }
+  // The value, built from args the first time.
+  template <typename... Args>
+  T& get(Args&&... args) {
+    if (!built_) {
+      new (&value_) T(std::forward<Args>(args)...);
+      built_ = true;
+    }
+    return value_;
+  }
+
+ private:
+  union {
+    T value_;
+  };
+  bool built_ = false;
+};
+
 // Candidates of one lookup: on the stack unless there are unusually many.
 template <typename T, std::size_t N>
 class SmallVector {
@@ -337,9 +368,17 @@ class KeyFilter {
 
  private:
   static constexpr std::size_t kBitsPerEntry = 12;
-  static std::uint64_t mask_of(std::uint64_t h) {
-    return (std::uint64_t{1} << ((h >> 20) & 63)) | (std::uint64_t{1} << ((h >> 26) & 63));
-  }
+  // The two bits, one in each half of the word, from ten bits of the position by table: a
+  // lookup tests about 90 positions, and a table read costs three instructions where two
+  // variable shifts (no BMI2 on the baseline target) cost eight. Splitting the word in halves
+  // keeps the false-positive rate (about 2.4% at 12 bits per key against 2.4% for two bits
+  // anywhere in it); the 8 KiB table stays in L1.
+  static constexpr std::array<std::uint64_t, 1024> kMasks = [] {
+    std::array<std::uint64_t, 1024> t{};
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = (std::uint64_t{1} << (i & 31)) | (std::uint64_t{1} << (32 + (i >> 5)));
+    return t;
+  }();
+  static std::uint64_t mask_of(std::uint64_t h) { return kMasks[(h >> 20) & 1023]; }
   PageArray<std::uint64_t> words_;
   unsigned shift_ = 63;
 };
@@ -435,66 +474,90 @@ class DeletionHashes {
   static constexpr std::uint32_t kMaxDepth = kMaxRuleDistance;
 
   // Variants up to max_depth (<= kMaxDepth) deletions.
-  DeletionHashes(std::u32string_view s, std::uint32_t max_depth) : s_(s.substr(0, std::min(s.size(), kMaxText - 1))) {
+  DeletionHashes(std::u32string_view s, std::uint32_t max_depth)
+      : s_(s.substr(0, std::min(s.size(), kMaxText - 1))), max_depth_(std::min(max_depth, kMaxDepth)) {
     const std::size_t n = s_.size();
     const Constants& k = constants();
     std::array<std::uint64_t, kMaxText + 1> p;
     p[0] = 0;
-    for (std::size_t i = 0; i < n; ++i) p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
-    for (std::uint32_t t = 0; t < std::min(max_depth, kMaxDepth); ++t) {
-      for (std::size_t a = 0; a < n; ++a) w_[t][a] = p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1];
-      tail_[t + 1] = p[n] * k.inv_pow_spread[t + 1];
-    }
-    tail_[0] = p[n] * k.inv_pow_spread[0];
     std::size_t runs = 0;  // a local: a byte store could alias a member count
     for (std::size_t i = 0; i < n; ++i) {
+      p[i + 1] = p[i] + (static_cast<std::uint64_t>(s_[i]) + 1) * k.pow[i];
       if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs++] = static_cast<std::uint8_t>(i);
     }
     runs_ = runs;
+    const auto weight = [&](std::uint32_t t, std::size_t a) { return p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1]; };
+    for (std::uint32_t t = 0; t <= max_depth_; ++t) tail_[t] = p[n] * k.inv_pow_spread[t];
+    // The weights the first two deletions take, by run (see each_row()), in one pass.
+    for (std::size_t j = 0; j < runs; ++j) {
+      const std::size_t a = run_starts_[j];
+      first_[j] = weight(0, a);
+      if (max_depth_ < 2) continue;
+      second_[j] = weight(1, a);
+      if (run_end(j) - a >= 2) second_in_run_[j] = weight(1, a + 1);
+    }
+    for (std::uint32_t t = 0; t < max_depth_ && max_depth_ == 3; ++t) {
+      for (std::size_t a = 0; a < n; ++a) w_[t][a] = weight(t, a);
+    }
   }
 
   std::size_t size() const { return s_.size(); }
 
-  // Calls f(key) for the variants with exactly `depth` characters deleted. A key is the
-  // polynomial hash plus the length, times KeyFilter::kSpread: it is its own KeyFilter
-  // position (the multiply is in the weights, once per text, not once per variant), well
-  // spread in its high bits, not in its low ones, so a table takes spread(key).
-  template <typename F>
-  void each(std::uint32_t depth, F&& f) const {
+  // Calls row(base, weights, count) for the variants with exactly `depth` characters deleted
+  // (depth <= the constructor's max_depth), whose keys are base + weights[i] for i < count.
+  // A key is the polynomial hash plus the length, times KeyFilter::kSpread: it is its own
+  // KeyFilter position (the multiply is in the weights, once per text, not once per
+  // variant), well spread in its high bits, not in its low ones, so a table takes
+  // spread(key). Up to depth 2 a row is all the variants sharing their first deletion, the
+  // weights of the second contiguous in memory, so a caller's inner loop is one load and one
+  // add per variant; rows hold fewer than kMaxText keys.
+  template <typename Row>
+  void each_row(std::uint32_t depth, Row&& row) const {
     const std::size_t n = s_.size();
     if (depth > n) return;
     const std::uint64_t tail = tail_[depth] + static_cast<std::uint64_t>(n - depth) * kLengthSpread;
-    // g(position, next) for the positions a deletion may take after one at `pos`, in order:
-    // pos + 1 whatever it is (the run it is in was cut), then the run starts from
-    // run_starts_[next] on, `next` being the first run start after pos. The run starts are
-    // listed once per text, so the inner loops do not compare characters.
-    const auto after = [&](std::size_t pos, std::size_t next, auto&& g) __attribute__((always_inline)) {
-      if (pos + 1 < n && (next == runs_ || run_starts_[next] != pos + 1)) g(pos + 1, next);
-      for (std::size_t j = next; j < runs_; ++j) g(std::size_t{run_starts_[j]}, j + 1);
-    };
     switch (depth) {
       case 0:
-        f(tail);
+        row(tail, &kNoWeight, 1);
         return;
       case 1:
-        for (std::size_t j = 0; j < runs_; ++j) f(w_[0][run_starts_[j]] + tail);
+        row(tail, first_.data(), runs_);
         return;
       case 2:
+        // The first deletion at a run start; the second right after it, if that is in the same
+        // run (then it is not a run start), or at any later run start.
         for (std::size_t j = 0; j < runs_; ++j) {
-          const std::uint64_t ha = w_[0][run_starts_[j]] + tail;
-          after(run_starts_[j], j + 1, [&](std::size_t b, std::size_t) __attribute__((always_inline)) { f(ha + w_[1][b]); });
+          const std::uint64_t ha = first_[j] + tail;
+          if (run_end(j) - run_starts_[j] >= 2) row(ha, &second_in_run_[j], 1);
+          if (j + 1 < runs_) row(ha, &second_[j + 1], runs_ - j - 1);
         }
         return;
-      default:
+      default: {
+        // g(position, next) for the positions a deletion may take after one at `pos`, in
+        // order: pos + 1 whatever it is (the run it is in was cut), then the run starts from
+        // run_starts_[next] on, `next` being the first run start after pos.
+        const auto after = [&](std::size_t pos, std::size_t next, auto&& g) {
+          if (pos + 1 < n && (next == runs_ || run_starts_[next] != pos + 1)) g(pos + 1, next);
+          for (std::size_t j = next; j < runs_; ++j) g(std::size_t{run_starts_[j]}, j + 1);
+        };
         for (std::size_t j = 0; j < runs_; ++j) {
           const std::uint64_t ha = w_[0][run_starts_[j]] + tail;
           after(run_starts_[j], j + 1, [&](std::size_t b, std::size_t next) {
             const std::uint64_t hb = ha + w_[1][b];
-            after(b, next, [&](std::size_t c, std::size_t) { f(hb + w_[2][c]); });
+            after(b, next, [&](std::size_t c, std::size_t) { row(hb, &w_[2][c], 1); });
           });
         }
         return;
+      }
     }
+  }
+
+  // Calls f(key) for the variants with exactly `depth` characters deleted.
+  template <typename F>
+  void each(std::uint32_t depth, F&& f) const {
+    each_row(depth, [&](std::uint64_t base, const std::uint64_t* weights, std::size_t count) {
+      for (std::size_t i = 0; i < count; ++i) f(base + weights[i]);
+    });
   }
 
   static std::uint64_t spread(std::uint64_t key) { return mix64(key); }
@@ -531,12 +594,24 @@ class DeletionHashes {
   }
   static constexpr std::uint64_t kLengthSpread = 0xD6E8FEB86659FD93ULL * KeyFilter::kSpread;
 
+  static constexpr std::uint64_t kNoWeight = 0;  // the one "row" of depth 0
+
+  // Where run j ends (where the next starts).
+  std::size_t run_end(std::size_t j) const { return j + 1 < runs_ ? run_starts_[j + 1] : s_.size(); }
+
   std::u32string_view s_;
-  std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
+  std::uint32_t max_depth_;
   std::array<std::uint64_t, kMaxDepth + 1> tail_;
   // Where each run of equal characters starts: only the first of a run is deleted.
   std::array<std::uint8_t, kMaxText - 1> run_starts_;
   std::size_t runs_ = 0;
+  // By run j: W_1 at its start (first deletions), W_2 at its start (second deletions after
+  // an earlier run), W_2 at its second character (second deletions within the run of the first).
+  std::array<std::uint64_t, kMaxText - 1> first_;
+  std::array<std::uint64_t, kMaxText - 1> second_;
+  std::array<std::uint64_t, kMaxText - 1> second_in_run_;
+  // All weights, for depth 3 only (rules of distance=3, rare): W_{t+1}[a] in w_[t][a].
+  std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
   static_assert(kMaxText - 1 <= 256, "run_starts_ holds positions in a byte");
 };
 
@@ -671,60 +746,69 @@ class DeletionIndex {
       return;
     }
     const DeletionHashes variants(text, max_depth_);
-    // Probes are prefetched a batch ahead of the batch being looked at, so the cache misses
-    // overlap with each other and with the work.
-    struct Pending {
-      PackedBuckets::Probe probe;
-      std::uint32_t depth;
-    };
-    std::array<Pending, 2 * kBatch> ring;
-    std::size_t queued = 0;  // prefetched, not yet looked at
-    std::size_t head = 0;
-    auto look = [&](const Pending& p) {
-      table_.find(p.probe, [&](std::uint32_t local) {
-        const Member& m = members_[local];
-        if (p.depth <= m.d) out.push_back(m.target);
-      });
-    };
-    // The filter words too are fetched a batch at a time before any is tested: with many rules
-    // the filter is larger than L2, and a test that waited for its word would hold up the rest.
-    // The loop making the variants keeps the count and the filter's view in registers (the
-    // batch test is a call, and takes both by value).
+    // The variants' keys are gathered a batch at a time, their filter words prefetched as they
+    // are made, then tested: with many rules the filter is larger than L2, and a test that
+    // waited for its word would hold up the rest. A batch is flushed once it has kFilterBatch
+    // keys, after a whole row, so it never holds more than kFilterBatch + kMaxText.
+    // The loop making the keys keeps the filter's view in registers (taken by value).
     const KeyFilter::View filter = filter_.view();
-    std::array<std::uint64_t, kFilterBatch> positions;  // the keys, KeyFilter positions
-    std::array<std::uint32_t, kFilterBatch> depths;
-    auto test_gathered = [&](std::size_t gathered) {
-      // Locals, not what the closure refers to: that is read again after every store to the ring.
+    std::array<std::uint64_t, kFilterBatch + kMaxText> keys;  // KeyFilter positions
+    std::size_t gathered = 0;
+    // from[d]: where the keys of depth d start in the batch; not yet started: kNotStarted.
+    // The depth of a key is only needed for the few that pass the filter.
+    constexpr std::size_t kNotStarted = keys.size();
+    std::array<std::size_t, DeletionHashes::kMaxDepth + 1> from;
+    from.fill(kNotStarted);
+    auto test_batch = [&]() {
+      // Indexes of the keys that pass, without a branch per key (about 3% pass, unpredictably).
+      std::array<std::uint16_t, keys.size()> passed;
+      std::size_t count = 0;
       const KeyFilter::View local_filter = filter;
-      const std::uint64_t* const keys = positions.data();
+#pragma GCC unroll 4
       for (std::size_t k = 0; k < gathered; ++k) {
-        if (!local_filter.may_contain_at(keys[k])) continue;
-        Pending& slot = ring[(head + queued) % ring.size()];
-        slot = Pending{table_.probe(DeletionHashes::spread(keys[k])), depths[k]};
-        table_.prefetch(slot.probe);
-        if (++queued == ring.size()) {
-          for (std::size_t i = 0; i < kBatch; ++i) look(ring[(head + i) % ring.size()]);
-          head = (head + kBatch) % ring.size();
-          queued -= kBatch;
+        passed[count] = static_cast<std::uint16_t>(k);
+        count += local_filter.may_contain_at(keys[k]) ? 1 : 0;
+      }
+      // Their table buckets too are fetched all before any is read.
+      std::array<PackedBuckets::Probe, keys.size()> probes;
+      for (std::size_t i = 0; i < count; ++i) {
+        probes[i] = table_.probe(DeletionHashes::spread(keys[passed[i]]));
+        table_.prefetch(probes[i]);
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint32_t depth = 0;  // the deepest that started at or before the key
+        for (std::uint32_t d = 1; d < from.size(); ++d) {
+          if (from[d] <= passed[i]) depth = d;
         }
+        table_.find(probes[i], [&](std::uint32_t local) {
+          const Member& m = members_[local];
+          if (depth <= m.d) out.push_back(m.target);
+        });
       }
     };
-    std::size_t gathered = 0;
     for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
       // A variant this deep has len - depth characters: is any rule allowing the depth that close?
       if (!lengths_[depth].test(len - depth)) continue;
-      variants.each(depth, [&](std::uint64_t h) __attribute__((always_inline)) {
-        filter.prefetch_at(h);
-        positions[gathered] = h;
-        depths[gathered] = depth;
-        if (++gathered == kFilterBatch) {
-          test_gathered(gathered);
+      from[depth] = gathered;
+      variants.each_row(depth, [&](std::uint64_t base, const std::uint64_t* weights, std::size_t count)
+                                   __attribute__((always_inline)) {
+        std::uint64_t* const at = keys.data() + gathered;
+#pragma GCC unroll 4
+        for (std::size_t i = 0; i < count; ++i) {
+          const std::uint64_t h = base + weights[i];
+          filter.prefetch_at(h);
+          at[i] = h;
+        }
+        gathered += count;
+        if (gathered >= kFilterBatch) {
+          test_batch();
           gathered = 0;
+          from.fill(kNotStarted);
+          from[depth] = 0;
         }
       });
     }
-    test_gathered(gathered);
-    for (std::size_t i = 0; i < queued; ++i) look(ring[(head + i) % ring.size()]);
+    test_batch();
   }
 
   // Whether query() of this text (ASCII, so its bytes are its code points) can find anything:
@@ -746,7 +830,6 @@ class DeletionIndex {
   }
 
  private:
-  static constexpr std::size_t kBatch = 32;
   static constexpr std::size_t kFilterBatch = 64;
   static constexpr std::size_t kFew = 16;  // up to this many rules: no table
   struct Member {
@@ -1195,6 +1278,24 @@ void offer(std::optional<Candidate>& best, const Target& t, TechId technique, st
 void merge(std::optional<Candidate>& best, const std::optional<Candidate>& other) {
   if (other && better(other->distance, other->rule->id, other->rank, best)) best = other;
 }
+
+// Whether a is strictly better than b (a tie is not).
+bool better(const std::optional<Candidate>& a, const Candidate& b) {
+  return a && std::make_tuple(a->distance, a->rule->id, a->rank) < std::make_tuple(b.distance, b.rule->id, b.rank);
+}
+
+// An edit-distance candidate against the last `labels` labels of a domain that has more: it
+// counts only if those labels are not all public suffix (x.qc.ca is somebody's domain under
+// the real suffix qc.ca, not a typo of gc.ca), which takes a libpsl lookup, the dearest step
+// of a decision. So these are kept aside until every other technique has offered its
+// candidates, and libpsl is asked only for those that would still change the verdict. The
+// verdict is the first of the lowest (distance, rule id, rank) in the order of offers, so
+// dropping a candidate something else beats strictly cannot change it.
+struct TailCandidate {
+  std::size_t labels = 0;
+  Candidate candidate;
+};
+using TailCandidates = Lazy<SmallVector<TailCandidate, 4>>;
 
 std::string remove_char(std::string_view s, char c) {
   std::string out;
@@ -1751,7 +1852,7 @@ struct Matcher::Impl {
 
   void evaluate(std::string_view input, Evaluation& e, bool look_behind_allow) const;
   void match_edits(std::string_view unicode, const LabelStarts& unicode_labels, const LabelStarts& ascii_labels,
-                   SuffixInfo& sfx, std::optional<Candidate>& best) const;
+                   std::optional<Candidate>& best, TailCandidates& tails) const;
   void match_edits_at(std::size_t n, std::string_view obs_utf8, bool plain, std::string_view obs_ascii, std::string_view skel,
                       std::optional<Candidate>& best) const;
   void match_structure(const Evaluation& e, const LabelStarts& ascii_labels, const LabelStarts& u_labels, SuffixInfo& sfx,
@@ -1826,21 +1927,10 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
   }
   const std::u32string_view obs(obs_buf.data(), obs_size);
   // The observed text is compared with every candidate: bit-parallel when it fits a word.
-  // Built on first use, in place: std::optional would zero its 1.4 KiB on every call.
-  union LazyPattern {
-    LazyPattern() {}
-    char none;
-    OsaPattern pattern;
-  } lazy;
-  static_assert(std::is_trivially_destructible_v<OsaPattern>);
-  bool built = false;
+  Lazy<OsaPattern> pattern;
   auto distance_to = [&](const Target& t, std::uint32_t cap) {
     if (obs.size() > OsaPattern::kMaxLength) return osa_distance(t.text, obs, cap);
-    if (!built) {
-      new (&lazy.pattern) OsaPattern(obs);
-      built = true;
-    }
-    return lazy.pattern.distance(t.text);
+    return pattern.get(obs).distance(t.text);
   };
   TargetList candidates;
   domain_index[n].query(obs, candidates);
@@ -1875,7 +1965,7 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
 }
 
 void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& unicode_labels, const LabelStarts& ascii_labels,
-                                SuffixInfo& sfx, std::optional<Candidate>& best) const {
+                                std::optional<Candidate>& best, TailCandidates& tails) const {
   const std::size_t labels = ascii_labels.count();
   // A plain ASCII domain's skeleton is computed once: its last n labels fold to the skeleton's
   // last n labels (dots are kept, and no fold reaches across one).
@@ -1895,11 +1985,10 @@ void Matcher::Impl::match_edits(std::string_view unicode, const LabelStarts& uni
       match_edits_at(n, obs_utf8, plain, obs_ascii, skel, best);
       continue;
     }
-    // x.qc.ca is somebody's domain under the real suffix qc.ca, not a typo of gc.ca: whether
-    // the last n labels are all suffix is asked only when they would match something.
+    // Fewer labels than the domain has: see TailCandidates.
     std::optional<Candidate> local;
     match_edits_at(n, obs_utf8, plain, obs_ascii, skel, local);
-    if (local && !(n <= sfx.suffix_labels())) merge(best, local);
+    if (local) tails.get().push_back({n, *local});
   }
 }
 
@@ -2201,14 +2290,27 @@ void Matcher::Impl::evaluate(std::string_view input, Evaluation& e, bool look_be
     if (const char* reg = sfx.registrable(); reg != nullptr) e.registrable = reg;
     e.suffix = sfx.suffix();
   }
+  TailCandidates tails;
   if (e.malformed_idn) {
     const std::string lenient = lenient_unicode(e.unicode);
-    match_edits(lenient, LabelStarts(lenient), ascii_labels, sfx, e.best);
+    match_edits(lenient, LabelStarts(lenient), ascii_labels, e.best, tails);
   } else {
-    match_edits(e.unicode, unicode_labels, ascii_labels, sfx, e.best);
+    match_edits(e.unicode, unicode_labels, ascii_labels, e.best, tails);
   }
   match_structure(e, ascii_labels, unicode_labels, sfx, e.best);
   match_tld(ascii_labels, sfx, e.best);
+  // The tail candidates come first in the order of offers, so where one is kept it wins ties
+  // (between different rules of one id) as it did when it was merged on the spot.
+  if (tails) {
+    std::optional<Candidate> first;
+    for (const TailCandidate& c : tails.get()) {
+      if (better(e.best, c.candidate)) continue;  // strictly beaten by a later offer: never the verdict
+      if (c.labels <= sfx.suffix_labels()) continue;
+      merge(first, c.candidate);
+    }
+    merge(first, e.best);
+    e.best = first;
+  }
   if (!e.best) match_name_reuse(ascii_labels, e.unicode, unicode_labels, sfx, e.best);
 }
 

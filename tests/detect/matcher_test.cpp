@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <fstream>
@@ -403,6 +404,84 @@ TEST(Matcher, LargeIndexLosesNoEditWithinDistance) {
   }
   EXPECT_EQ(lost, 0);
   EXPECT_FALSE(m.match_uncached("zzzzzzzzzzzzzzzzzzzzzzzz.com"));
+}
+
+TEST(Matcher, TypoOfTheLastLabelsOnlyWhenTheyAreNotAllSuffix) {
+  // x.qc.ca is a name under the real suffix qc.ca, not a typo of gc.ca; x.gd.ca is one. The
+  // suffix is asked only once every other technique has offered, for the typos that still win.
+  const Matcher m = make_matcher("protect gc.ca distance=1\n");
+  EXPECT_FALSE(m.match_uncached("x.qc.ca"));
+  const auto r = m.match_uncached("x.gd.ca");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->protected_domain, "gc.ca");
+  EXPECT_EQ(r->technique, "keyboard");
+}
+
+TEST(Matcher, TieBetweenRulesOfOneIdGoesToTheTypoOfTheLastLabels) {
+  // A hand-built RuleSet may repeat an id. Two candidates of one distance, id and technique:
+  // the one of the last two labels (bce.com in a.bcd.com) was offered first and wins, as when
+  // it was merged on the spot, over the whole domain's (a.bce.com).
+  std::vector<ProtectRule> rules(2);
+  for (ProtectRule& r : rules) r.id = 7;
+  rules[0].domain = "a.bce.com";
+  rules[1].domain = "bce.com";
+  const Matcher m(std::make_shared<const RuleSet>(rules, std::vector<AllowRule>{}));
+  const auto r = m.match_uncached("a.bcd.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->technique, "keyboard");
+  EXPECT_EQ(r->protected_domain, "bce.com");
+}
+
+TEST(Matcher, LargeIndexFindsEveryInsertionWithinDistance) {
+  // The indexed path makes a query's deletion variants in rows (all those sharing their first
+  // deletion), runs of equal characters deleted once, in batches of at least 64 keys: two
+  // characters added anywhere to a distance-2 name, the suffix included, and one added anywhere
+  // to a distance-1 name must each take the query back to the protected text. Letters equal
+  // to a neighbour make runs of every length; names of 20 characters make 200 variants.
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "protect filler" + std::to_string(i) + "name.org distance=1\n";
+  const std::vector<std::string> two = {"aabbbcdeeeeffg.com", "bookkeeper-yard.net", "mississippi.org"};
+  const std::vector<std::string> one = {"tatttoooz.de", "zyxwvutsr.eu"};
+  for (const std::string& d : two) text += "protect " + d + " distance=2\n";
+  for (const std::string& d : one) text += "protect " + d + " distance=1\n";
+  const Matcher m = make_matcher(text.c_str());
+  int lost = 0;
+  const auto expect = [&](const std::string& observed, const std::string& want) {
+    const auto r = m.match_uncached(observed);
+    if (!r || r->protected_domain != want) {
+      ++lost;
+      ADD_FAILURE() << observed << ": " << (r ? r->protected_domain : std::string("no match")) << ", want " << want;
+    }
+  };
+  // What goes in at `pos`: a copy of a neighbour (lengthening a run) or a letter of its own.
+  const auto insert_at = [](std::string s, std::size_t pos, int kind) {
+    const char c = kind == 0 ? s[pos == 0 ? 0 : pos - 1] : kind == 1 ? s[std::min(pos, s.size() - 1)] : 'q';
+    s.insert(pos, 1, c);
+    return s;
+  };
+  // A dot put in makes another label: a different trick.
+  const auto same_labels = [](const std::string& v, const std::string& d) {
+    return std::count(v.begin(), v.end(), '.') == std::count(d.begin(), d.end(), '.') && v.back() != '.';
+  };
+  for (const std::string& d : two) {
+    for (std::size_t a = 0; a <= d.size(); ++a) {
+      for (std::size_t b = a; b <= d.size() + 1; ++b) {
+        for (int kind = 0; kind < 3; ++kind) {
+          const std::string v = insert_at(insert_at(d, a, kind), b, (kind + 1) % 3);
+          if (same_labels(v, d)) expect(v, d);
+        }
+      }
+    }
+  }
+  for (const std::string& d : one) {
+    for (std::size_t a = 0; a <= d.size(); ++a) {
+      for (int kind = 0; kind < 3; ++kind) {
+        const std::string v = insert_at(d, a, kind);
+        if (same_labels(v, d)) expect(v, d);
+      }
+    }
+  }
+  EXPECT_EQ(lost, 0);
 }
 
 TEST(Matcher, LargeExactKeyTableLosesNoStructuralTrick) {
