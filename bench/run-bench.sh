@@ -130,7 +130,7 @@ pcap=$(staged "$CAPS/smtp.pcap")
 if perf record -q -e cpu-clock -g -o "$OUT/perf.data" "$RW" -r "$pcap" --rules "$RULES" \
      --output file:/dev/null > /dev/null 2>&1; then
   perf report -i "$OUT/perf.data" --no-children --sort symbol --percent-limit 1 --stdio 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | sed -E 's/ +$//' | head -20 > "$OUT/profile.txt"
+    grep -E '^ +[0-9.]+%' | sed -E 's/ +$//' | awk 'NR <= 20' > "$OUT/profile.txt"  # not head: with pipefail, its early exit is a SIGPIPE failure
 else
   say "perf unavailable; profile with valgrind --tool=callgrind instead"
   : > "$OUT/profile.txt"
