@@ -3,12 +3,14 @@
 
 #include <pcap/pcap.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include <tl/expected.hpp>
 
 #include "capture/packet_source.h"
+#include "capture/pcap_record_reader.h"
 
 namespace rcptwatch::capture {
 
@@ -23,8 +25,16 @@ struct LiveOptions {
 
 class PcapSource final : public PacketSource {
  public:
+  // How a capture file's records are read once libpcap has opened it.
+  enum class FileReading : std::uint8_t {
+    Direct,   // in place from the descriptor (PcapRecordReader) where the file allows, else libpcap
+    Libpcap,  // always libpcap (tests compare the two)
+  };
   // Opens a capture file; "-" reads standard input. Errors name the file and the cause.
-  static tl::expected<std::unique_ptr<PcapSource>, std::string> open_file(const std::string& path);
+  static tl::expected<std::unique_ptr<PcapSource>, std::string> open_file(
+      const std::string& path, FileReading reading = FileReading::Direct);
+  // True when the records are read in place rather than through libpcap.
+  bool reads_directly() const { return reader_ != nullptr; }
   // Opens a live interface (needs CAP_NET_RAW).
   static tl::expected<std::unique_ptr<PcapSource>, std::string> open_live(
       const std::string& interface, const LiveOptions& options);
@@ -49,6 +59,8 @@ class PcapSource final : public PacketSource {
   PcapSource(pcap_t* handle, std::string name, bool live, std::unique_ptr<char[]> file_buffer);
   Timestamp to_timestamp(const timeval& tv);
   NextStatus read_one(Packet& out);
+  NextStatus read_direct(Packet& out);
+  NextStatus dispatch_direct(std::size_t max, PacketCallback callback, void* context);
   // The Packet for a record libpcap returned, counted in stats_.
   Packet packet_of(const pcap_pkthdr& header, const u_char* data);
   NextStatus status_of_error(int rc);
@@ -57,6 +69,11 @@ class PcapSource final : public PacketSource {
   // pcap_close() closes.
   std::unique_ptr<char[]> file_buffer_;
   std::unique_ptr<pcap_t, PcapCloser> handle_;
+  // Reads the records of handle_'s file in place, when it could take them over; declared after
+  // handle_, whose FILE owns the descriptor it reads.
+  std::unique_ptr<PcapRecordReader> reader_;
+  // stop() for reader_, as pcap_breakloop is for pcap_dispatch.
+  std::atomic<bool> stop_requested_{false};
   // Asked once: it cannot change once the handle is open (libpcap refuses a pcapng file whose
   // interfaces differ in link type, and a live handle keeps the one it was activated with).
   std::uint32_t link_type_ = 0;
