@@ -55,7 +55,7 @@ BENCH_BUILD ?= build-bench
 bench: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
 	  -DBUILD_TESTING=OFF
-	cmake --build $(BENCH_BUILD) -j$(JOBS) --target rcptwatch pcap_floor flow_memory micro_bench detect_bench
+	cmake --build $(BENCH_BUILD) -j$(JOBS) --target rcptwatch pcap_floor source_floor flow_memory micro_bench detect_bench
 	./bench/run-bench.sh $(BENCH_BUILD)
 
 clean:

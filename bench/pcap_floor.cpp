@@ -3,11 +3,11 @@
 //   pcap_floor FILE   -> prints "packets=N bytes=N checksum=N" (the checksum keeps the
 //                        byte loop from being optimised away)
 //   pcap_floor [--stdio-buffer BYTES] [--dispatch] FILE
-//                     -> the same, reading the way rcptwatch reads (capture/pcap_source.cpp):
-//                        the capture's FILE given a BYTES buffer and no locking, and records
-//                        handed out by pcap_dispatch instead of one pcap_next_ex call each. A
-//                        reference row in the bench table: what reading that way is worth to
-//                        a reader that does nothing else.
+//                     -> the same, reading the way rcptwatch reads files it leaves to libpcap
+//                        (pcapng, stdin; capture/pcap_source.cpp): the capture's FILE given a
+//                        BYTES buffer and no locking, and records handed out by pcap_dispatch
+//                        instead of one pcap_next_ex call each. (Classic pcap files rcptwatch
+//                        reads in place; bench/source_floor is the floor reading that way.)
 #include <pcap/pcap.h>
 #include <stdio_ext.h>
 

@@ -73,10 +73,10 @@ for name in smtp mixed smtp4x; do
   say "$name: floor and rcptwatch, $n runs each"
   for _ in $(seq "$n"); do
     run "$name" floor "$BUILD/bench/pcap_floor" "$pcap"
-    # Reference: the floor reading the way rcptwatch reads (256 KiB stdio buffer, no FILE
-    # lock, pcap_dispatch).
+    # Reference: the floor reading the way rcptwatch reads, through its capture source
+    # (PcapSource: classic pcap records in place from the descriptor, batches of 256).
     if [ "$name" = smtp ]; then
-      run "$name" floor-as-rcptwatch "$BUILD/bench/pcap_floor" --stdio-buffer 262144 --dispatch "$pcap"
+      run "$name" floor-as-rcptwatch "$BUILD/bench/source_floor" "$pcap"
     fi
     rm -f "$OUT/alerts-$name.jsonl"  # the file output appends; keep the last run's alerts
     run "$name" rcptwatch "$RW" -r "$pcap" --rules "$RULES" --output "file:$OUT/alerts-$name.jsonl"

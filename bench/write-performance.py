@@ -149,8 +149,9 @@ def section_throughput(out, caps, runs):
         "",
         "Tools: the floor (`bench/pcap_floor`: libpcap reads every packet and sums its bytes; "
         "the target's reference); on smtp.pcap also the floor reading the way rcptwatch reads "
-        "(`pcap_floor --stdio-buffer 262144 --dispatch`: a 256 KiB stdio buffer, an unlocked FILE and "
-        "pcap_dispatch), to show what reading that way is worth to a reader that does nothing else; "
+        "(`bench/source_floor`: the same byte sum over rcptwatch's own capture source, which "
+        "libpcap opens and which then reads the classic pcap records in place from the descriptor), "
+        "to show what reading that way is worth to a reader that does nothing else; "
         "`rcptwatch -r FILE --rules rules/default.rules --output file:ALERTS`; "
         "`tshark -r FILE -Y 'smtp.req.command == \"RCPT\"' -T fields -e smtp.req.parameter`. "
         f"Wall time, median of the runs shown; {staging_text(out)}; peak RSS from "
