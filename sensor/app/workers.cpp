@@ -1,6 +1,10 @@
 // Frame routing, the SPSC frame ring and the worker threads behind --workers.
 #include "app/workers.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -126,11 +130,42 @@ namespace {
 constexpr auto kRingNap = std::chrono::microseconds(200);
 }  // namespace
 
+// The waits are on our own 32-bit futex words rather than std::atomic<uint64_t>::wait and
+// notify_one: libstdc++ 12 keeps the waiters of a 64-bit atomic in a shared pool, and its
+// notify_one after every record made a FUTEX_WAKE system call for most of them, a quarter of
+// a two-worker replay of smtp.pcap. Here a side calls the kernel only when the other sleeps,
+// and looks (a fence and a load) once per 64 records and when it is about to wait itself.
+constexpr unsigned kWakeCheckEvery = 64;
+
+template <typename Ready>
+void FrameRing::sleep_unless(std::atomic<std::uint32_t>& flag, Ready ready) {
+  flag.store(1, std::memory_order_seq_cst);
+  if (!ready()) {
+    // Returns at once if the other side has cleared the flag already; a spurious wake-up only
+    // makes the caller look again.
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&flag), FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+  flag.store(0, std::memory_order_relaxed);
+}
+
+void FrameRing::wake_if_sleeping(std::atomic<std::uint32_t>& flag) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (flag.load(std::memory_order_relaxed) == 0) return;
+  flag.store(0, std::memory_order_relaxed);
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&flag), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
 FrameRing::FrameRing(std::size_t capacity_bytes)
     : capacity_(capacity_bytes & ~std::size_t{7}), buffer_(new std::byte[capacity_]) {}
 
 bool FrameRing::try_push(Kind kind, const capture::Packet& p) { return push_impl(kind, p, false); }
 void FrameRing::push(Kind kind, const capture::Packet& p) { push_impl(kind, p, true); }
+
+void FrameRing::flush() {
+  unflushed_ = 0;
+  wake_if_sleeping(consumer_sleeping_);
+}
 
 bool FrameRing::push_impl(Kind kind, const capture::Packet& p, bool wait) {
   const std::size_t need = (sizeof(Header) + p.data.size() + 7) & ~std::size_t{7};
@@ -140,16 +175,18 @@ bool FrameRing::push_impl(Kind kind, const capture::Packet& p, bool wait) {
   // with a Wrap header when one fits; the consumer skips shorter tails by itself).
   const std::size_t skip = capacity_ - pos < need ? capacity_ - pos : 0;
   bool napped = false;
-  for (;;) {
-    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
-    if (head + skip + need - tail <= capacity_) break;
+  while (head + skip + need - cached_tail_ > capacity_) {
+    cached_tail_ = tail_.load(std::memory_order_acquire);
+    if (head + skip + need - cached_tail_ <= capacity_) break;
     if (!wait) return false;
+    flush();  // the consumer must not sleep on what is already in the ring
     if (!napped) {
       napped = true;
       std::this_thread::sleep_for(kRingNap);
       continue;
     }
-    tail_.wait(tail, std::memory_order_acquire);
+    const std::uint64_t seen = cached_tail_;
+    sleep_unless(producer_sleeping_, [&] { return tail_.load(std::memory_order_seq_cst) != seen; });
   }
   if (skip >= sizeof(Header)) {
     Header wrap;
@@ -168,7 +205,7 @@ bool FrameRing::push_impl(Kind kind, const capture::Packet& p, bool wait) {
   std::memcpy(buffer_.get() + at, &h, sizeof h);
   if (!p.data.empty()) std::memcpy(buffer_.get() + at + sizeof h, p.data.data(), p.data.size());
   head_.store(head + skip + need, std::memory_order_release);
-  head_.notify_one();
+  if ((kind != Kind::Frame && kind != Kind::LearnDns) || ++unflushed_ >= kWakeCheckEvery) flush();
   return true;
 }
 
@@ -176,15 +213,20 @@ FrameRing::Record FrameRing::wait_front() {
   std::uint64_t tail = tail_.load(std::memory_order_relaxed);
   bool napped = false;
   for (;;) {
-    const std::uint64_t head = head_.load(std::memory_order_acquire);
-    if (head == tail) {
-      if (!napped) {
-        napped = true;
-        std::this_thread::sleep_for(kRingNap);
+    if (tail == cached_head_) {
+      cached_head_ = head_.load(std::memory_order_acquire);
+      if (tail == cached_head_) {
+        // Empty: the producer must not sleep on room already freed.
+        unchecked_ = 0;
+        wake_if_sleeping(producer_sleeping_);
+        if (!napped) {
+          napped = true;
+          std::this_thread::sleep_for(kRingNap);
+          continue;
+        }
+        sleep_unless(consumer_sleeping_, [&] { return head_.load(std::memory_order_seq_cst) != tail; });
         continue;
       }
-      head_.wait(head, std::memory_order_acquire);
-      continue;
     }
     const std::size_t pos = tail % capacity_;
     if (capacity_ - pos < sizeof(Header)) {
@@ -201,7 +243,6 @@ FrameRing::Record FrameRing::wait_front() {
     front_end_ = tail + r.header.length;
     if (tail != tail_.load(std::memory_order_relaxed)) {
       tail_.store(tail, std::memory_order_release);  // skipped tails free space at once
-      tail_.notify_one();
     }
     return r;
   }
@@ -209,7 +250,10 @@ FrameRing::Record FrameRing::wait_front() {
 
 void FrameRing::release() {
   tail_.store(front_end_, std::memory_order_release);
-  tail_.notify_one();
+  if (++unchecked_ >= kWakeCheckEvery) {
+    unchecked_ = 0;
+    wake_if_sleeping(producer_sleeping_);
+  }
 }
 
 struct WorkerPool::Worker {
@@ -333,6 +377,10 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
     }
     if (i == owner) ++w.counts.frames;
   }
+}
+
+void WorkerPool::end_batch() {
+  for (auto& w : workers_) w->ring.flush();
 }
 
 void WorkerPool::broadcast(FrameRing::Kind kind, const capture::Packet& p) {

@@ -59,20 +59,42 @@ class FrameRing {
   // Largest payload a record can carry.
   std::size_t max_payload() const { return capacity_ / 2 - sizeof(Header); }
 
-  // Producer. try_push fails when the ring has no room; push waits for it.
+  // Producer. try_push fails when the ring has no room; push waits for it. A frame record
+  // wakes a sleeping consumer at the latest with the 64th frame after it or at flush(); any
+  // other record wakes it at once.
   bool try_push(Kind kind, const capture::Packet& p);
   void push(Kind kind, const capture::Packet& p);
+  void flush();
   // Consumer: waits for the next record; it stays valid until release().
   Record wait_front();
   void release();
+  // Futex wake-ups either side has made (each a system call); for tests.
+  std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
  private:
   bool push_impl(Kind kind, const capture::Packet& p, bool wait);
+  // Sleeps on `flag` (set to 1 first) unless `ready` holds once the flag is visible. The other
+  // side publishes its index, then (wake_if_sleeping) fences and looks at the flag: with both
+  // sides fenced, either the sleeper sees the new index or the waker sees the flag.
+  template <typename Ready>
+  void sleep_unless(std::atomic<std::uint32_t>& flag, Ready ready);
+  void wake_if_sleeping(std::atomic<std::uint32_t>& flag);
   std::size_t capacity_;
   std::unique_ptr<std::byte[]> buffer_;
+  // Each index is written by one side and read by the other only when that side's cached
+  // copy says the ring is full (producer) or empty (consumer): the lines do not bounce per
+  // record. The sleep flags have lines of their own, read on every check, written only around
+  // a sleep.
   alignas(64) std::atomic<std::uint64_t> head_{0};  // written by the producer
+  std::uint64_t cached_tail_ = 0;                   // producer: tail_ when last read
+  unsigned unflushed_ = 0;                          // producer: frames since the last wake check
   alignas(64) std::atomic<std::uint64_t> tail_{0};  // written by the consumer
-  std::uint64_t front_end_ = 0;                    // consumer: where release() moves tail_ to
+  std::uint64_t cached_head_ = 0;                   // consumer: head_ when last read
+  std::uint64_t front_end_ = 0;                     // consumer: where release() moves tail_ to
+  unsigned unchecked_ = 0;                          // consumer: releases since the last wake check
+  alignas(64) std::atomic<std::uint32_t> consumer_sleeping_{0};  // futex word
+  alignas(64) std::atomic<std::uint32_t> producer_sleeping_{0};  // futex word
+  std::atomic<std::uint64_t> wakeups_{0};
 };
 
 struct WorkerStats {
@@ -123,8 +145,10 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Capture thread only.
+  // Capture thread only. end_batch() after a batch of dispatch() calls wakes the workers that
+  // sleep with frames waiting (dispatch alone wakes them every 64 frames).
   void dispatch(const capture::Packet& packet);
+  void end_batch();
   // Every worker switches to `matcher` at this point of the packet stream.
   void reload(std::shared_ptr<const detect::Matcher> matcher);
   // --learn: every worker's observations up to this point of the packet stream, merged (the
