@@ -257,15 +257,20 @@ void FrameRing::release() {
 }
 
 struct WorkerPool::Worker {
-  Worker(std::size_t i, const PipelineConfig& config, std::shared_ptr<const detect::Matcher> matcher,
-         alert::AlertSink& sink)
-      : index(i), ring(kRingBytes), pipeline(config, std::move(matcher), sink) {}
+  Worker(std::size_t i, bool on_capture_thread, const PipelineConfig& config,
+         std::shared_ptr<const detect::Matcher> matcher, alert::AlertSink& sink)
+      : index(i),
+        inline_(on_capture_thread),
+        ring(on_capture_thread ? 64 : kRingBytes),  // unused by the capture thread's own worker
+        pipeline(config, std::move(matcher), sink) {}
   std::size_t index;
+  bool inline_;  // runs on the capture thread (replay's worker 0): no ring, no thread
   FrameRing ring;
   Pipeline pipeline;
   std::thread thread;
   WorkerStats counts;                       // frames / drops: written by the capture thread
   std::atomic<std::uint64_t> dns_learned{0};  // written by the worker
+  decode::UdpDatagram udp;                  // scratch for LearnDns records
 };
 
 PipelineConfig WorkerPool::worker_config(const PipelineConfig& config, unsigned workers,
@@ -288,9 +293,15 @@ WorkerPool::WorkerPool(unsigned workers, bool block_when_full, const PipelineCon
   workers = std::max(1u, workers);
   next_learned_.resize(workers);
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, worker_config(config, workers, i), matcher, sink));
+    // Replay: the capture thread is worker 0, so N workers are N threads on N cores, and a
+    // quarter to a half of the frames are not copied at all. Live capture keeps the capture
+    // thread free to drain the kernel's buffer.
+    const bool on_capture_thread = block_when_full && i == 0;
+    workers_.push_back(std::make_unique<Worker>(i, on_capture_thread, worker_config(config, workers, i), matcher, sink));
   }
-  for (auto& w : workers_) w->thread = std::thread([this, &w = *w] { run(w); });
+  for (auto& w : workers_) {
+    if (!w->inline_) w->thread = std::thread([this, &w = *w] { run(w); });
+  }
 }
 
 WorkerPool::~WorkerPool() {
@@ -298,7 +309,6 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::run(Worker& w) {
-  decode::UdpDatagram udp;
   for (;;) {
     const FrameRing::Record r = w.ring.wait_front();
     capture::Packet p;
@@ -306,56 +316,74 @@ void WorkerPool::run(Worker& w) {
     p.link_type = r.header.link_type;
     p.wire_length = r.header.wire_length;
     p.data = r.data;
-    switch (r.header.kind) {
-      case FrameRing::Kind::Frame:
-        w.pipeline.process(p);
-        break;
-      case FrameRing::Kind::LearnDns:
-        if (route_frame(p.link_type, p.data, &udp).dns_udp) {
-          w.pipeline.learn_dns(udp, p.ts);
-          w.dns_learned.fetch_add(1, std::memory_order_relaxed);
-        }
-        break;
-      case FrameRing::Kind::Reload: {
-        std::lock_guard lock(control_mutex_);
-        w.pipeline.set_matcher(next_matcher_);
-        break;
-      }
-      case FrameRing::Kind::Stats: {
-        capture::SourceStats source;
-        if (r.data.size() == sizeof source) std::memcpy(&source, r.data.data(), sizeof source);
-        std::string json = w.pipeline.stats_json(source, p.ts);
-        {
-          std::lock_guard lock(control_mutex_);
-          stats_replies_[w.index] = std::move(json);
-        }
-        if (replies_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_pending_.notify_all();
-        break;
-      }
-      case FrameRing::Kind::LearnSync: {
-        learn::ObservationBatch batch = w.pipeline.take_observations();
-        {
-          std::lock_guard lock(control_mutex_);
-          learn_replies_[w.index] = std::move(batch);
-        }
-        if (replies_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_pending_.notify_all();
-        break;
-      }
-      case FrameRing::Kind::Learned: {
-        std::lock_guard lock(control_mutex_);
-        w.pipeline.set_learned_matcher(std::move(next_learned_[w.index].front()));
-        next_learned_[w.index].pop_front();
-        break;
-      }
-      case FrameRing::Kind::Finish:
-        w.pipeline.finish_at(p.ts);
-        w.ring.release();
-        return;
-      case FrameRing::Kind::Wrap:
-        break;
-    }
+    const bool more = apply(w, r.header.kind, p);
     w.ring.release();
+    if (!more) return;
   }
+}
+
+bool WorkerPool::apply(Worker& w, FrameRing::Kind kind, const capture::Packet& p) {
+  switch (kind) {
+    case FrameRing::Kind::Frame:
+      w.pipeline.process(p);
+      break;
+    case FrameRing::Kind::LearnDns:
+      if (route_frame(p.link_type, p.data, &w.udp).dns_udp) {
+        w.pipeline.learn_dns(w.udp, p.ts);
+        w.dns_learned.fetch_add(1, std::memory_order_relaxed);
+      }
+      break;
+    case FrameRing::Kind::Reload: {
+      std::lock_guard lock(control_mutex_);
+      w.pipeline.set_matcher(next_matcher_);
+      break;
+    }
+    case FrameRing::Kind::Stats: {
+      capture::SourceStats source;
+      if (p.data.size() == sizeof source) std::memcpy(&source, p.data.data(), sizeof source);
+      std::string json = w.pipeline.stats_json(source, p.ts);
+      {
+        std::lock_guard lock(control_mutex_);
+        stats_replies_[w.index] = std::move(json);
+      }
+      if (replies_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_pending_.notify_all();
+      break;
+    }
+    case FrameRing::Kind::LearnSync: {
+      learn::ObservationBatch batch = w.pipeline.take_observations();
+      {
+        std::lock_guard lock(control_mutex_);
+        learn_replies_[w.index] = std::move(batch);
+      }
+      if (replies_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_pending_.notify_all();
+      break;
+    }
+    case FrameRing::Kind::Learned: {
+      std::lock_guard lock(control_mutex_);
+      w.pipeline.set_learned_matcher(std::move(next_learned_[w.index].front()));
+      next_learned_[w.index].pop_front();
+      break;
+    }
+    case FrameRing::Kind::Finish:
+      w.pipeline.finish_at(p.ts);
+      return false;
+    case FrameRing::Kind::Wrap:
+      break;
+  }
+  return true;
+}
+
+// A record for worker `w`: run at once by the capture thread's own worker, else queued.
+bool WorkerPool::send(Worker& w, FrameRing::Kind kind, const capture::Packet& p, bool wait) {
+  if (w.inline_) {
+    apply(w, kind, p);
+    return true;
+  }
+  if (wait) {
+    w.ring.push(kind, p);
+    return true;
+  }
+  return w.ring.try_push(kind, p);
 }
 
 void WorkerPool::dispatch(const capture::Packet& packet) {
@@ -364,14 +392,12 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (i != owner && !route.dns_udp) continue;
     Worker& w = *workers_[i];
-    if (packet.data.size() > w.ring.max_payload()) {
+    if (!w.inline_ && packet.data.size() > w.ring.max_payload()) {
       ++w.counts.oversized_drops;
       continue;
     }
     const FrameRing::Kind kind = i == owner ? FrameRing::Kind::Frame : FrameRing::Kind::LearnDns;
-    if (block_when_full_) {
-      w.ring.push(kind, packet);
-    } else if (!w.ring.try_push(kind, packet)) {
+    if (!send(w, kind, packet, block_when_full_)) {
       ++w.counts.ring_full_drops;
       continue;
     }
@@ -380,11 +406,13 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
 }
 
 void WorkerPool::end_batch() {
-  for (auto& w : workers_) w->ring.flush();
+  for (auto& w : workers_) {
+    if (!w->inline_) w->ring.flush();
+  }
 }
 
 void WorkerPool::broadcast(FrameRing::Kind kind, const capture::Packet& p) {
-  for (auto& w : workers_) w->ring.push(kind, p);  // control records are never dropped
+  for (auto& w : workers_) send(*w, kind, p, true);  // control records are never dropped
 }
 
 void WorkerPool::reload(std::shared_ptr<const detect::Matcher> matcher) {
@@ -414,7 +442,7 @@ std::vector<std::string> WorkerPool::collect_stats(const capture::SourceStats& s
     // Worker 0 reports the capture counters; the others add zeros to the sum.
     const capture::SourceStats mine = i == 0 ? source : capture::SourceStats{};
     request.data = Bytes(reinterpret_cast<const std::uint8_t*>(&mine), sizeof mine);
-    workers_[i]->ring.push(FrameRing::Kind::Stats, request);
+    send(*workers_[i], FrameRing::Kind::Stats, request, true);
   }
   wait_for_replies();
   std::lock_guard lock(control_mutex_);

@@ -1,6 +1,7 @@
 // Worker threads (--workers N): the capture thread reads frames and hands each one, copied
 // into a per-worker ring, to the worker that owns its IP address pair; every worker runs a
-// Pipeline of its own. Both directions of a connection and every fragment of a datagram share
+// Pipeline of its own. In a replay the capture thread is worker 0 itself (its frames are
+// processed where they are read, not copied), so N workers are N threads. Both directions of a connection and every fragment of a datagram share
 // the address pair, so they meet in one worker, and IP reassembly stays in the decoder.
 #pragma once
 
@@ -173,6 +174,11 @@ class WorkerPool {
  private:
   struct Worker;
   void run(Worker& w);
+  // Does what a record asks of worker `w`; false for Finish.
+  bool apply(Worker& w, FrameRing::Kind kind, const capture::Packet& p);
+  // Hands a record to `w` (its ring, or apply() on this thread); false if the ring was full
+  // and `wait` is false.
+  bool send(Worker& w, FrameRing::Kind kind, const capture::Packet& p, bool wait);
   void broadcast(FrameRing::Kind kind, const capture::Packet& p);
   void wait_for_replies();
 

@@ -1,14 +1,17 @@
 // The worker ring (--workers): every record comes out whole and in order across wraps, full
 // rings and sleeps on either side, and a side calls the kernel to wake the other only when it
-// sleeps, not once per record.
+// sleeps, not once per record. And the pool: a replay's worker 0 is the capture thread.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "app/workers.h"
+#include "detect/matcher.h"
+#include "detect/rules.h"
 
 namespace rcptwatch::app {
 namespace {
@@ -83,6 +86,36 @@ TEST(FrameRing, AFastConsumerIsNotWokenPerRecord) {
   // No pauses: 200,000 records through a ring that wraps ~2,000 times.
   run_ring(128 << 10, 200000, ~std::uint64_t{0}, std::chrono::microseconds(0), false, &wakeups);
   EXPECT_LE(wakeups, 200000u / 64 + 10);
+}
+
+std::size_t threads_of_this_process() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+class NullSink final : public alert::AlertSink {
+ public:
+  void write_alert(const alert::Alert&) override { ++alerts; }
+  void write_event_json(std::string_view) override {}
+  void flush() override {}
+  int alerts = 0;
+};
+
+// Replay (block_when_full) runs worker 0 on the capture thread: N workers start N - 1 threads,
+// and its frames are judged at once. Live capture keeps a thread per worker.
+TEST(WorkerPool, AReplaysFirstWorkerIsTheCaptureThread) {
+  auto rules = detect::parse_rules("protect nato.int\n", "<test>");
+  ASSERT_TRUE(rules);
+  auto matcher = std::make_shared<const detect::Matcher>(*rules);
+  for (const bool replay : {true, false}) {
+    NullSink sink;
+    const std::size_t before = threads_of_this_process();
+    WorkerPool pool(3, replay, PipelineConfig{}, matcher, sink);
+    EXPECT_EQ(threads_of_this_process() - before, replay ? 2u : 3u) << (replay ? "replay" : "live");
+    pool.finish(Timestamp{});
+    EXPECT_EQ(threads_of_this_process(), before);
+  }
 }
 
 }  // namespace
