@@ -293,9 +293,9 @@ WorkerPool::WorkerPool(unsigned workers, bool block_when_full, const PipelineCon
   workers = std::max(1u, workers);
   next_learned_.resize(workers);
   for (unsigned i = 0; i < workers; ++i) {
-    // Replay: the capture thread is worker 0, so N workers are N threads on N cores, and a
-    // quarter to a half of the frames are not copied at all. Live capture keeps the capture
-    // thread free to drain the kernel's buffer.
+    // Replay: the capture thread is worker 0, so N workers are N threads on N cores, and its
+    // share of the frames (1/N) is not copied at all. Live capture keeps the capture thread
+    // free to drain the kernel's buffer.
     const bool on_capture_thread = block_when_full && i == 0;
     workers_.push_back(std::make_unique<Worker>(i, on_capture_thread, worker_config(config, workers, i), matcher, sink));
   }

@@ -3,8 +3,6 @@
 
 #include <poll.h>
 #include <stdio_ext.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,15 +26,6 @@ bool buffer_file(FILE* f, char* buffer) {
   if (std::setvbuf(f, buffer, _IOFBF, kFileBufferBytes) != 0) return false;
   __fsetlocking(f, FSETLOCKING_BYCALLER);
   return true;
-}
-
-// A classic pcap file of this machine's byte order, the only kind PcapRecordReader can take.
-bool classic_native_pcap(int fd) {
-  struct stat st {};
-  std::uint32_t magic = 0;
-  return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-         ::pread(fd, &magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic) &&
-         (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d);
 }
 
 }  // namespace
@@ -71,7 +60,7 @@ tl::expected<std::unique_ptr<PcapSource>, std::string> PcapSource::open_file(
       return tl::unexpected(path + ": cannot open: " + std::strerror(errno));
     }
     std::unique_ptr<char[]> buffer;
-    direct = direct && classic_native_pcap(fileno(f));
+    direct = direct && PcapRecordReader::may_take(fileno(f));
     if (direct) {
       // Unbuffered, libpcap reads the 24-byte file header and nothing more, leaving the
       // descriptor at the first record for the reader.
