@@ -232,8 +232,8 @@ tl::expected<ParsedCommandLine, std::string> parse_command_line(int argc,
   daemon_opts.add_options()
       ("workers", po::value<std::int64_t>(),
        "worker threads; connections are shared out by a symmetric hash of the address pair "
-       "(default: cores - 1, at least 1, for live capture; 1 for -r, which is then "
-       "deterministic)")
+       "(default: cores - 1, at least 1, for live capture, beside the capture thread; 1 for -r, "
+       "which is then deterministic; with -r the reading thread is the first worker)")
       ("stats-interval", po::value<std::int64_t>(),
        "seconds between stats events (and a one-line stats log); live: wall clock, -r: "
        "packet time (default 0: off)")
