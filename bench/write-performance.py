@@ -177,15 +177,20 @@ def section_throughput(out, caps, runs):
             lines.append(f"- at least 100× faster than tshark on {name}.pcap: {v:.0f}× — {met(v >= 100)}")
     lines.append(f"- peak memory flat: 4× the capture raises peak RSS by {growth * 100:+.1f}% "
                  f"({rss_smtp / 1024:.1f} → {rss_4x / 1024:.1f} MiB) — {met(growth <= 0.10)}")
-    workers = [k for k in runs if k[0] == "mixed" and k[1].startswith("workers-")]
+    workers = [k for k in runs if k[1].startswith("workers-")]
     if workers:
-        lines += ["", "### Multi-core (`--workers N`, mixed.pcap)", "",
-                  "| workers | seconds | MB/s | speed-up |", "| ---: | ---: | ---: | ---: |"]
-        base = runs.get(("mixed", "workers-1"))
-        for k in sorted(workers, key=lambda k: int(k[1].split("-")[1])):
-            s = runs[k]["seconds"]
-            lines.append(f"| {k[1].split('-')[1]} | {s:.3f} | {caps['mixed.pcap']['bytes'] / 1e6 / s:,.0f} | "
-                         f"{(base['seconds'] / s) if base else 1:.2f}× |")
+        lines += ["", "### Multi-core (`--workers N`)", "",
+                  "| capture | workers | seconds | MB/s | speed-up | CPU s |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for name in ("smtp", "mixed"):
+            base = runs.get((name, "workers-1"))
+            mine = [k for k in workers if k[0] == name]
+            for k in sorted(mine, key=lambda k: int(k[1].split("-")[1])):
+                r = runs[k]
+                s = r["seconds"]
+                lines.append(f"| {name}.pcap | {k[1].split('-')[1]} | {s:.3f} | "
+                             f"{caps[name + '.pcap']['bytes'] / 1e6 / s:,.0f} | "
+                             f"{(base['seconds'] / s) if base else 1:.2f}× | {r['cpu']:.2f} |")
     return "\n".join(lines)
 
 
