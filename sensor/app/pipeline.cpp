@@ -99,8 +99,6 @@ class Pipeline::Connection final : public flow::StreamConsumer, private smtp::Sm
   EncryptedWatch::SmtpWatch watch_;
 };
 
-namespace {
-// The tracker also follows DNS over TCP and implicit-TLS SMTP (consumers of their own).
 flow::TrackerConfig with_watch_ports(flow::TrackerConfig tracker) {
   for (std::uint16_t p : {EncryptedWatch::kDnsPort, EncryptedWatch::kImplicitTlsPort}) {
     if (std::find(tracker.server_ports.begin(), tracker.server_ports.end(), p) ==
@@ -110,7 +108,6 @@ flow::TrackerConfig with_watch_ports(flow::TrackerConfig tracker) {
   }
   return tracker;
 }
-}  // namespace
 
 Pipeline::Pipeline(const PipelineConfig& config, std::shared_ptr<const detect::Matcher> matcher,
                    alert::AlertSink& sink)
@@ -207,6 +204,8 @@ void Pipeline::close_connection(const FlowContext& ctx) {
 }
 
 void Pipeline::finish() { tracker_.flush(last_ts_); }
+
+void Pipeline::advance_to(Timestamp ts) { tracker_.advance_to(ts); }
 
 void Pipeline::finish_at(Timestamp ts) { tracker_.flush(ts); }
 

@@ -51,6 +51,10 @@ struct PipelineCounters {
   std::map<std::uint32_t, std::uint64_t> alerts_by_rule;
 };
 
+// The tracker's configuration with the ports a Pipeline follows besides --ports: DNS over TCP
+// and implicit-TLS SMTP (consumers of their own).
+flow::TrackerConfig with_watch_ports(flow::TrackerConfig tracker);
+
 class Pipeline final : private flow::StreamConsumerFactory {
  public:
   // Throws std::runtime_error when --evidence-dir cannot be used (a start-up failure).
@@ -61,6 +65,9 @@ class Pipeline final : private flow::StreamConsumerFactory {
   Pipeline& operator=(const Pipeline&) = delete;
 
   void process(const capture::Packet& packet);
+  // Packet time has reached `ts` in frames other pipelines judged (--workers): connections
+  // idle since before their timeout are closed, as a later frame of its own would close them.
+  void advance_to(Timestamp ts);
   // End of input: flush every connection so pending recipients are judged.
   void finish();
   // The same at a given packet time: a worker (--workers) flushes at the last packet time of

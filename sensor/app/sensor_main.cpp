@@ -518,7 +518,7 @@ int sensor_main(int argc, const char* const* argv) {
     }
     if (flusher) collect_flushed(true);
     const capture::NextStatus next = capture::for_each_packet(**source, kBatch, on_packet);
-    if (pool) pool->end_batch();
+    if (pool) pool->end_batch(last_ts);
     if (next == capture::NextStatus::Packet || next == capture::NextStatus::Timeout) {
       continue;
     } else if (next == capture::NextStatus::Error) {

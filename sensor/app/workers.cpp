@@ -29,6 +29,7 @@ std::uint64_t pair_hash(const std::uint8_t* a, const std::uint8_t* b, std::size_
 
 constexpr std::uint16_t kEtherIpv4 = 0x0800;
 constexpr std::uint16_t kEtherIpv6 = 0x86DD;
+constexpr std::uint8_t kProtoTcp = 6;
 constexpr std::uint8_t kProtoUdp = 17;
 constexpr std::uint16_t kDnsPort = 53;
 
@@ -48,6 +49,14 @@ void take_udp(const std::uint8_t* l4, std::size_t avail, FrameRoute& r, decode::
     udp->dst_port = dport;
     udp->payload = Bytes(l4 + 8, len - 8u);
   }
+}
+
+// The ports of a TCP or UDP header that starts at `l4` (at least 4 bytes there).
+void take_ports(std::uint8_t proto, const std::uint8_t* l4, FrameRoute& r) {
+  if (proto != kProtoTcp && proto != kProtoUdp) return;
+  r.l4 = proto;
+  r.src_port = be16(l4);
+  r.dst_port = be16(l4 + 2);
 }
 
 }  // namespace
@@ -104,6 +113,7 @@ FrameRoute route_frame(std::uint32_t link_type, Bytes frame, decode::UdpDatagram
     r.hash = pair_hash(ip + 12, ip + 16, 4);
     const std::size_t ihl = static_cast<std::size_t>(ip[0] & 0x0F) * 4;
     const bool fragment = (be16(ip + 6) & 0x3FFF) != 0;
+    if (!fragment && ihl >= 20 && ihl + 4 <= avail) take_ports(ip[9], ip + ihl, r);
     if (ip[9] == kProtoUdp && !fragment && ihl >= 20 && ihl <= avail) {
       const std::size_t total = std::min<std::size_t>(be16(ip + 2), avail);
       if (total >= ihl) {
@@ -113,6 +123,7 @@ FrameRoute route_frame(std::uint32_t link_type, Bytes frame, decode::UdpDatagram
   } else if (version == 6 && avail >= 40) {
     r.has_ip = true;
     r.hash = pair_hash(ip + 8, ip + 24, 16);
+    if (avail >= 44) take_ports(ip[6], ip + 40, r);  // a fragment has next header 44
     if (ip[6] == kProtoUdp) {
       const std::size_t total = std::min<std::size_t>(40u + be16(ip + 4), avail);
       take_udp(ip + 40, total - 40, r, udp, IpAddress::v6(ip + 8), IpAddress::v6(ip + 24));
@@ -271,6 +282,7 @@ struct WorkerPool::Worker {
   WorkerStats counts;                       // frames / drops: written by the capture thread
   std::atomic<std::uint64_t> dns_learned{0};  // written by the worker
   decode::UdpDatagram udp;                  // scratch for LearnDns records
+  Timestamp ticked;                         // capture thread: the last Tick sent to it
 };
 
 PipelineConfig WorkerPool::worker_config(const PipelineConfig& config, unsigned workers,
@@ -292,6 +304,8 @@ WorkerPool::WorkerPool(unsigned workers, bool block_when_full, const PipelineCon
     : block_when_full_(block_when_full) {
   workers = std::max(1u, workers);
   next_learned_.resize(workers);
+  untracked_on_capture_thread_ = block_when_full && workers >= 2;
+  for (std::uint16_t p : with_watch_ports(config.tracker).server_ports) tracked_ports_.set(p);
   for (unsigned i = 0; i < workers; ++i) {
     // Replay: the capture thread is worker 0, so N workers are N threads on N cores, and its
     // share of the frames (1/N) is not copied at all. Live capture keeps the capture thread
@@ -367,6 +381,9 @@ bool WorkerPool::apply(Worker& w, FrameRing::Kind kind, const capture::Packet& p
     case FrameRing::Kind::Finish:
       w.pipeline.finish_at(p.ts);
       return false;
+    case FrameRing::Kind::Tick:
+      w.pipeline.advance_to(p.ts);
+      break;
     case FrameRing::Kind::Wrap:
       break;
   }
@@ -388,7 +405,19 @@ bool WorkerPool::send(Worker& w, FrameRing::Kind kind, const capture::Packet& p,
 
 void WorkerPool::dispatch(const capture::Packet& packet) {
   const FrameRoute route = route_frame(packet.link_type, packet.data);
-  const std::size_t owner = route.has_ip ? route.hash % workers_.size() : 0;
+  std::size_t owner = 0;
+  if (!route.has_ip) {
+    owner = 0;
+  } else if (!untracked_on_capture_thread_) {
+    owner = route.hash % workers_.size();
+  } else {
+    // What a Pipeline does with untracked traffic is count it: any pipeline gives the same
+    // counts, so the capture thread's own worker takes it where it lies.
+    const bool untracked =
+        (route.l4 == kProtoTcp && !tracked_ports_.test(route.src_port) && !tracked_ports_.test(route.dst_port)) ||
+        (route.l4 == kProtoUdp && !route.dns_udp);
+    owner = untracked ? 0 : route.hash % workers_.size();
+  }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (i != owner && !route.dns_udp) continue;
     Worker& w = *workers_[i];
@@ -405,9 +434,18 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
   }
 }
 
-void WorkerPool::end_batch() {
+void WorkerPool::end_batch(Timestamp now) {
+  constexpr std::int64_t kTickUsec = 1'000'000;
   for (auto& w : workers_) {
-    if (!w->inline_) w->ring.flush();
+    if (w->inline_) continue;
+    if (now.usec - w->ticked.usec >= kTickUsec) {
+      w->ticked = now;
+      capture::Packet tick;
+      tick.ts = now;
+      w->ring.push(FrameRing::Kind::Tick, tick);  // not a frame: wakes the worker at once
+    } else {
+      w->ring.flush();
+    }
   }
 }
 

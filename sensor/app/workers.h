@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -29,6 +30,11 @@ struct FrameRoute {
   bool has_ip = false;     // false: link layer or IP header not read; goes to worker 0
   std::uint64_t hash = 0;  // symmetric: the same for (a, b) and (b, a)
   bool dns_udp = false;    // an unfragmented UDP datagram from or to port 53
+  // An unfragmented TCP segment (6) or UDP datagram (17) whose ports were read; 0 otherwise
+  // (fragments, other protocols, IPv6 extension headers, a cut header).
+  std::uint8_t l4 = 0;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
 };
 
 // Reads the link layer (Ethernet with 802.1Q/QinQ tags, raw IP, BSD null/loop, Linux SLL and
@@ -40,7 +46,7 @@ FrameRoute route_frame(std::uint32_t link_type, Bytes frame, decode::UdpDatagram
 // no allocation per frame, records read in place by the consumer.
 class FrameRing {
  public:
-  enum class Kind : std::uint8_t { Frame, LearnDns, Stats, Reload, Finish, Wrap, LearnSync, Learned };
+  enum class Kind : std::uint8_t { Frame, LearnDns, Stats, Reload, Finish, Wrap, LearnSync, Learned, Tick };
   struct Header {
     std::uint32_t length = 0;  // whole record, header included, multiple of 8
     Kind kind = Kind::Frame;
@@ -147,9 +153,11 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Capture thread only. end_batch() after a batch of dispatch() calls wakes the workers that
-  // sleep with frames waiting (dispatch alone wakes them every 64 frames).
+  // sleep with frames waiting (dispatch alone wakes them every 64 frames), and tells each
+  // worker the packet time `now` once it has moved on by a second, so that a worker whose
+  // share of the traffic is quiet still closes its idle connections on time.
   void dispatch(const capture::Packet& packet);
-  void end_batch();
+  void end_batch(Timestamp now);
   // Every worker switches to `matcher` at this point of the packet stream.
   void reload(std::shared_ptr<const detect::Matcher> matcher);
   // --learn: every worker's observations up to this point of the packet stream, merged (the
@@ -183,6 +191,11 @@ class WorkerPool {
   void wait_for_replies();
 
   bool block_when_full_;
+  // Replay with two or more workers: traffic no pipeline follows (TCP on no tracked port, UDP
+  // but DNS) stays on the capture thread's worker 0, uncopied; the rest is shared among all
+  // workers by the address pair as before.
+  bool untracked_on_capture_thread_ = false;
+  std::bitset<65536> tracked_ports_;  // TCP ports a Pipeline's tracker follows
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex control_mutex_;                         // guards the four fields below
   std::shared_ptr<const detect::Matcher> next_matcher_;

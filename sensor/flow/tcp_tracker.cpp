@@ -461,6 +461,11 @@ void TcpTracker::process(const decode::TcpSegment& segment, Timestamp ts) {
 
 void TcpTracker::flush(Timestamp ts) { impl_->flush(ts); }
 
+void TcpTracker::advance_to(Timestamp ts) {
+  if (ts > impl_->now) impl_->now = ts;
+  impl_->expire();
+}
+
 const TrackerCounters& TcpTracker::counters() const { return impl_->sync_counters(); }
 
 std::size_t TcpTracker::flow_entry_bytes() {

@@ -68,6 +68,8 @@ class TcpTracker {
 
   // One decoded segment at packet time `ts`. Also expires idle flows as time advances.
   void process(const decode::TcpSegment& segment, Timestamp ts);
+  // Packet time has reached `ts` without a segment for this tracker: expire what is due.
+  void advance_to(Timestamp ts);
   // End of input: deliver what is buffered (gaps where bytes are missing) and close all.
   void flush(Timestamp ts);
 

@@ -164,5 +164,28 @@ TEST(FrameRoute, SymmetricAndFragmentsFollowTheirPair) {
   EXPECT_FALSE(route_frame(1, Bytes(ab.data(), 10)).has_ip);  // truncated: worker 0
 }
 
+TEST(FrameRoute, PortsOnlyOfUnfragmentedTcpAndUdp) {
+  auto with_ports = [](std::vector<std::uint8_t> f, std::uint8_t proto, std::uint16_t sport, std::uint16_t dport) {
+    f[14 + 9] = proto;
+    f[34] = static_cast<std::uint8_t>(sport >> 8);
+    f[35] = static_cast<std::uint8_t>(sport);
+    f[36] = static_cast<std::uint8_t>(dport >> 8);
+    f[37] = static_cast<std::uint8_t>(dport);
+    return f;
+  };
+  const auto tcp = with_ports(frame(1, 2, 0), 6, 40000, 25);
+  const FrameRoute t = route_frame(1, Bytes(tcp.data(), tcp.size()));
+  EXPECT_EQ(t.l4, 6);
+  EXPECT_EQ(t.src_port, 40000);
+  EXPECT_EQ(t.dst_port, 25);
+  const auto udp = with_ports(frame(1, 2, 0), 17, 5000, 4789);
+  EXPECT_EQ(route_frame(1, Bytes(udp.data(), udp.size())).l4, 17);
+  const auto first_fragment = with_ports(frame(1, 2, 0x2000), 6, 40000, 25);  // MF set
+  EXPECT_EQ(route_frame(1, Bytes(first_fragment.data(), first_fragment.size())).l4, 0);
+  const auto icmp = with_ports(frame(1, 2, 0), 1, 0, 0);
+  EXPECT_EQ(route_frame(1, Bytes(icmp.data(), icmp.size())).l4, 0);
+  EXPECT_EQ(route_frame(1, Bytes(tcp.data(), 14 + 20 + 3)).l4, 0);  // ports cut off
+}
+
 }  // namespace
 }  // namespace rcptwatch::app
