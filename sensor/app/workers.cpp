@@ -416,7 +416,9 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
     const bool untracked =
         (route.l4 == kProtoTcp && !tracked_ports_.test(route.src_port) && !tracked_ports_.test(route.dst_port)) ||
         (route.l4 == kProtoUdp && !route.dns_udp);
-    owner = untracked ? 0 : route.hash % workers_.size();
+    // The capture thread also reads, routes and copies: it takes half a share of the rest.
+    const std::size_t share = route.hash % (2 * workers_.size() - 1);
+    owner = untracked || share == 0 ? 0 : 1 + (share - 1) / 2;
   }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (i != owner && !route.dns_udp) continue;

@@ -192,8 +192,8 @@ class WorkerPool {
 
   bool block_when_full_;
   // Replay with two or more workers: traffic no pipeline follows (TCP on no tracked port, UDP
-  // but DNS) stays on the capture thread's worker 0, uncopied; the rest is shared among all
-  // workers by the address pair as before.
+  // but DNS) stays on the capture thread's worker 0, uncopied; the rest is shared out by the
+  // address pair, worker 0 taking half a share (it also reads, routes and copies).
   bool untracked_on_capture_thread_ = false;
   std::bitset<65536> tracked_ports_;  // TCP ports a Pipeline's tracker follows
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -180,9 +180,10 @@ TEST(WorkerPool, AReplayKeepsUntrackedTrafficOnTheCaptureThread) {
     ASSERT_EQ(stats.size(), 2u);
     EXPECT_EQ(stats[0].frames + stats[1].frames, 80u);
     if (replay) {
-      // All 40 frames to port 443, and about half of the 40 to port 25.
-      EXPECT_GE(stats[0].frames, 40u + 10u);
-      EXPECT_LE(stats[0].frames, 40u + 30u);
+      // All 40 frames to port 443, and about a third of the 40 to port 25 (half a share: the
+      // capture thread also reads, routes and copies).
+      EXPECT_GE(stats[0].frames, 40u + 5u) << stats[0].frames;
+      EXPECT_LE(stats[0].frames, 40u + 22u);
     } else {
       EXPECT_GE(stats[1].frames, 20u);  // live: everything by the pair
     }
