@@ -204,7 +204,7 @@ def section_profile(out):
     body = open(path).read().rstrip() if os.path.exists(path) else ""
     lines = ["## Profile", "",
              "`perf record -e cpu-clock -g` of rcptwatch replaying smtp.pcap (self time, symbols "
-             "over 1%; the kernel's `_copy_to_iter` and libc's `fread` are the capture file being read):",
+             "over 1%; the kernel's `_copy_to_iter` is the capture file being read):",
              ""]
     if body:
         def tidy(line):
