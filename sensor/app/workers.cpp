@@ -405,12 +405,10 @@ bool WorkerPool::send(Worker& w, FrameRing::Kind kind, const capture::Packet& p,
 
 void WorkerPool::dispatch(const capture::Packet& packet) {
   const FrameRoute route = route_frame(packet.link_type, packet.data);
-  std::size_t owner = 0;
-  if (!route.has_ip) {
-    owner = 0;
-  } else if (!untracked_on_capture_thread_) {
+  std::size_t owner = 0;  // frames without an IP header read go to worker 0
+  if (route.has_ip && !untracked_on_capture_thread_) {
     owner = route.hash % workers_.size();
-  } else {
+  } else if (route.has_ip) {
     // What a Pipeline does with untracked traffic is count it: any pipeline gives the same
     // counts, so the capture thread's own worker takes it where it lies.
     const bool untracked =
@@ -440,11 +438,12 @@ void WorkerPool::end_batch(Timestamp now) {
   constexpr std::int64_t kTickUsec = 1'000'000;
   for (auto& w : workers_) {
     if (w->inline_) continue;
-    if (now.usec - w->ticked.usec >= kTickUsec) {
+    capture::Packet tick;
+    tick.ts = now;
+    // Not a frame, so it wakes the worker at once. A full ring is left as it is (a live
+    // capture must not wait for room): its frames move the worker's clock anyway.
+    if (now.usec - w->ticked.usec >= kTickUsec && w->ring.try_push(FrameRing::Kind::Tick, tick)) {
       w->ticked = now;
-      capture::Packet tick;
-      tick.ts = now;
-      w->ring.push(FrameRing::Kind::Tick, tick);  // not a frame: wakes the worker at once
     } else {
       w->ring.flush();
     }
