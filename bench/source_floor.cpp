@@ -4,10 +4,10 @@
 // Its distance to the floor is what rcptwatch's reading is worth to a reader that does nothing
 // else; rcptwatch's distance to it is the cost of everything after reading.
 //   source_floor FILE -> prints "packets=N bytes=N checksum=N", the same as pcap_floor's
-#include <cstdint>
 #include <cstdio>
 
 #include "capture/pcap_source.h"
+#include "floor_sum.h"
 
 int main(int argc, char** argv) {
   using rcptwatch::capture::NextStatus;
@@ -21,16 +21,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "source_floor: %s\n", source.error().c_str());
     return 1;
   }
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t sum = 0;
-  auto touch = [&](const Packet& p) {
-    ++packets;
-    bytes += p.data.size();
-    std::uint64_t s = 0;  // a local, so the loop is vectorised (see pcap_floor's Totals)
-    for (const std::uint8_t b : p.data) s += b;
-    sum += s;
-  };
+  FloorSum t;
+  auto touch = [&](const Packet& p) { t.add(p.data.data(), p.data.size()); };
   NextStatus status;
   while ((status = for_each_packet(**source, 256, touch)) == NextStatus::Packet) {
   }
@@ -38,7 +30,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "source_floor: %s: %s\n", argv[1], (*source)->error().c_str());
     return 1;
   }
-  std::printf("packets=%llu bytes=%llu checksum=%llu\n", static_cast<unsigned long long>(packets),
-              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(sum));
+  t.print();
   return 0;
 }
