@@ -271,12 +271,12 @@ struct WorkerPool::Worker {
   Worker(std::size_t i, bool on_capture_thread, const PipelineConfig& config,
          std::shared_ptr<const detect::Matcher> matcher, alert::AlertSink& sink)
       : index(i),
-        inline_(on_capture_thread),
-        ring(on_capture_thread ? 64 : kRingBytes),  // unused by the capture thread's own worker
+        ring(on_capture_thread ? nullptr : std::make_unique<FrameRing>(kRingBytes)),
         pipeline(config, std::move(matcher), sink) {}
   std::size_t index;
-  bool inline_;  // runs on the capture thread (replay's worker 0): no ring, no thread
-  FrameRing ring;
+  // Null for the worker that runs on the capture thread (a replay's worker 0): it has no
+  // ring and no thread.
+  std::unique_ptr<FrameRing> ring;
   Pipeline pipeline;
   std::thread thread;
   WorkerStats counts;                       // frames / drops: written by the capture thread
@@ -314,7 +314,7 @@ WorkerPool::WorkerPool(unsigned workers, bool block_when_full, const PipelineCon
     workers_.push_back(std::make_unique<Worker>(i, on_capture_thread, worker_config(config, workers, i), matcher, sink));
   }
   for (auto& w : workers_) {
-    if (!w->inline_) w->thread = std::thread([this, &w = *w] { run(w); });
+    if (w->ring) w->thread = std::thread([this, &w = *w] { run(w); });
   }
 }
 
@@ -324,14 +324,14 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::run(Worker& w) {
   for (;;) {
-    const FrameRing::Record r = w.ring.wait_front();
+    const FrameRing::Record r = w.ring->wait_front();
     capture::Packet p;
     p.ts = Timestamp{r.header.ts};
     p.link_type = r.header.link_type;
     p.wire_length = r.header.wire_length;
     p.data = r.data;
     const bool more = apply(w, r.header.kind, p);
-    w.ring.release();
+    w.ring->release();
     if (!more) return;
   }
 }
@@ -392,15 +392,15 @@ bool WorkerPool::apply(Worker& w, FrameRing::Kind kind, const capture::Packet& p
 
 // A record for worker `w`: run at once by the capture thread's own worker, else queued.
 bool WorkerPool::send(Worker& w, FrameRing::Kind kind, const capture::Packet& p, bool wait) {
-  if (w.inline_) {
+  if (!w.ring) {
     apply(w, kind, p);
     return true;
   }
   if (wait) {
-    w.ring.push(kind, p);
+    w.ring->push(kind, p);
     return true;
   }
-  return w.ring.try_push(kind, p);
+  return w.ring->try_push(kind, p);
 }
 
 void WorkerPool::dispatch(const capture::Packet& packet) {
@@ -421,7 +421,7 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (i != owner && !route.dns_udp) continue;
     Worker& w = *workers_[i];
-    if (!w.inline_ && packet.data.size() > w.ring.max_payload()) {
+    if (w.ring && packet.data.size() > w.ring->max_payload()) {
       ++w.counts.oversized_drops;
       continue;
     }
@@ -437,15 +437,15 @@ void WorkerPool::dispatch(const capture::Packet& packet) {
 void WorkerPool::end_batch(Timestamp now) {
   constexpr std::int64_t kTickUsec = 1'000'000;
   for (auto& w : workers_) {
-    if (w->inline_) continue;
+    if (!w->ring) continue;
     capture::Packet tick;
     tick.ts = now;
     // Not a frame, so it wakes the worker at once. A full ring is left as it is (a live
     // capture must not wait for room): its frames move the worker's clock anyway.
-    if (now.usec - w->ticked.usec >= kTickUsec && w->ring.try_push(FrameRing::Kind::Tick, tick)) {
+    if (now.usec - w->ticked.usec >= kTickUsec && w->ring->try_push(FrameRing::Kind::Tick, tick)) {
       w->ticked = now;
     } else {
-      w->ring.flush();
+      w->ring->flush();
     }
   }
 }

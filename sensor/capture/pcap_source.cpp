@@ -147,10 +147,14 @@ NextStatus PcapSource::next(Packet& out) {
 
 NextStatus PcapSource::try_next(Packet& out) { return read_one(out); }
 
-Packet PcapSource::packet_of(const pcap_pkthdr& header, const u_char* data) {
+Packet PcapSource::counted(Timestamp ts, std::uint32_t wire_length, const u_char* data, std::uint32_t caplen) {
   ++stats_.packets;
-  stats_.bytes += header.caplen;
-  return Packet{to_timestamp(header.ts), link_type_, header.len, Bytes(data, header.caplen)};
+  stats_.bytes += caplen;
+  return Packet{ts, link_type_, wire_length, Bytes(data, caplen)};
+}
+
+Packet PcapSource::packet_of(const pcap_pkthdr& header, const u_char* data) {
+  return counted(to_timestamp(header.ts), header.len, data, header.caplen);
 }
 
 // What a negative libpcap return means.
@@ -200,9 +204,7 @@ NextStatus PcapSource::read_direct(Packet& out) {
   PcapRecordReader::Record record;
   switch (reader_->next(record)) {
     case PcapRecordReader::Status::Record:
-      ++stats_.packets;
-      stats_.bytes += record.caplen;
-      out = Packet{Timestamp{record.usec}, link_type_, record.len, Bytes(record.data, record.caplen)};
+      out = counted(Timestamp{record.usec}, record.len, record.data, record.caplen);
       return NextStatus::Packet;
     case PcapRecordReader::Status::End:
       return NextStatus::End;

@@ -61,7 +61,9 @@ class PcapSource final : public PacketSource {
   NextStatus read_one(Packet& out);
   NextStatus read_direct(Packet& out);
   NextStatus dispatch_direct(std::size_t max, PacketCallback callback, void* context);
-  // The Packet for a record libpcap returned, counted in stats_.
+  // A frame handed out, counted in stats_.
+  Packet counted(Timestamp ts, std::uint32_t wire_length, const u_char* data, std::uint32_t caplen);
+  // The Packet for a record libpcap returned.
   Packet packet_of(const pcap_pkthdr& header, const u_char* data);
   NextStatus status_of_error(int rc);
 
