@@ -120,6 +120,15 @@ EncryptedWatch::~EncryptedWatch() = default;
 
 std::optional<NameVerdict> EncryptedWatch::judge_name(std::string_view name) const {
   if (name.empty()) return std::nullopt;
+  if (const std::optional<NameVerdict>* kept = verdicts_.find(name, matcher_.get(), learned_.get())) {
+    return *kept;
+  }
+  std::optional<NameVerdict> verdict = judge_uncached(name);
+  verdicts_.put(name, verdict);
+  return verdict;
+}
+
+std::optional<NameVerdict> EncryptedWatch::judge_uncached(std::string_view name) const {
   if (matcher_) {
     if (auto m = matcher_->match(name)) return NameVerdict{std::move(*m), false};
   }

@@ -12,6 +12,7 @@
 
 #include "alert/json_writer.h"
 #include "alert/sink.h"
+#include "app/name_verdict_cache.h"
 #include "decode/decoder.h"
 #include "detect/matcher.h"
 #include "dns/message.h"
@@ -33,12 +34,6 @@ struct WatchCounters {
   std::uint64_t sni_absent = 0;          // complete hello without SNI
   std::uint64_t sni_unparsed = 0;        // not TLS, malformed, or over the byte cap
   std::uint64_t sni_alerts = 0;
-};
-
-// A name judged against the configured rules and, when learning, the learned ones.
-struct NameVerdict {
-  detect::Match match;
-  bool learned = false;
 };
 
 // An alert for `v` at `ts`: rule, lookalike and learned fields (every alert kind starts here).
@@ -92,7 +87,9 @@ class EncryptedWatch {
   std::unique_ptr<flow::StreamConsumer> open_implicit_tls(const flow::ConnectionInfo& info);
 
   // Judges a name against the rules (then the learned rules); nullopt if it matches neither.
+  // Verdicts are kept in this watch's own NameVerdictCache (one per pipeline, no lock).
   std::optional<NameVerdict> judge_name(std::string_view name) const;
+  const NameVerdictCache& verdict_cache() const { return verdicts_; }
 
   const WatchCounters& counters() const { return counters_; }
   const dns::CorrelatorCounters& correlator_counters() const { return correlator_.counters(); }
@@ -107,6 +104,7 @@ class EncryptedWatch {
  private:
   class DnsTcpConsumer;
   class ImplicitTlsConsumer;
+  std::optional<NameVerdict> judge_uncached(std::string_view name) const;
   void raise_host_alert(const flow::ConnectionInfo& info, const NameVerdict& v,
                         std::string_view source, std::string_view host, std::optional<bool> tls,
                         Timestamp ts);
@@ -117,6 +115,7 @@ class EncryptedWatch {
   dns::MxCorrelator correlator_;
   dns::Message message_;  // reused: parsing allocates nothing
   WatchCounters counters_;
+  mutable NameVerdictCache verdicts_;  // judge_name() is const: a cache does not change verdicts
 };
 
 }  // namespace rcptwatch::app

@@ -36,6 +36,11 @@ struct IpAddress {
 
   static IpAddress v4(const std::uint8_t* p);
   static IpAddress v6(const std::uint8_t* p);
+  // In place, as two 8-byte stores: a later 8-byte load of either half (FlowKey::of, the
+  // compare below) is forwarded from its store. Building a temporary by v4() and copying it
+  // writes 1+4+8+4 bytes and reads 16 back, which no store forwards (about 15 cycles per
+  // address on the decoder's fast path).
+  void assign_v4(const std::uint8_t* p);
 
   std::string to_string() const;  // dotted quad, or RFC 5952 text for IPv6
   constexpr auto operator<=>(const IpAddress&) const = default;
@@ -56,6 +61,16 @@ inline IpAddress IpAddress::v4(const std::uint8_t* p) {
   a.family = Family::V4;
   std::memcpy(a.bytes.data(), p, 4);
   return a;
+}
+
+inline void IpAddress::assign_v4(const std::uint8_t* p) {
+  family = Family::V4;
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  const std::uint64_t lo = w;
+  const std::uint64_t hi = 0;
+  std::memcpy(bytes.data(), &lo, 8);
+  std::memcpy(bytes.data() + 8, &hi, 8);
 }
 
 inline IpAddress IpAddress::v6(const std::uint8_t* p) {

@@ -65,13 +65,11 @@ struct DecodeContext {
   UdpDatagram* udp_out;  // null: UDP ends as NotTcp (the original contract)
 };
 
-// `tcp` is the TCP header (header_len bytes, already checked) and the payload. Always inline:
-// out of line, the fast path below pays a call for it.
-[[gnu::always_inline]] inline void fill_segment(Bytes tcp, std::size_t header_len, const IpAddress& src,
-                                               const IpAddress& dst, TcpSegment& out) {
+// Everything of a segment but its addresses. `tcp` is the TCP header (header_len bytes,
+// already checked) and the payload. Always inline: out of line, the fast path below pays a
+// call for it.
+[[gnu::always_inline]] inline void fill_tcp_fields(Bytes tcp, std::size_t header_len, TcpSegment& out) {
   const std::uint8_t* p = tcp.data();
-  out.src = src;
-  out.dst = dst;
   out.src_port = be16(p);
   out.dst_port = be16(p + 2);
   out.seq = be32(p + 4);
@@ -79,6 +77,13 @@ struct DecodeContext {
   out.flags = p[13];
   out.window = be16(p + 14);
   out.payload = tcp.subspan(header_len);
+}
+
+[[gnu::always_inline]] inline void fill_segment(Bytes tcp, std::size_t header_len, const IpAddress& src,
+                                               const IpAddress& dst, TcpSegment& out) {
+  out.src = src;
+  out.dst = dst;
+  fill_tcp_fields(tcp, header_len, out);
 }
 
 DecodeStatus decode_tcp(Bytes tcp, const IpAddress& src, const IpAddress& dst,
@@ -409,7 +414,9 @@ bool decode_ethernet_ipv4_tcp(Bytes frame, TcpSegment& out) {
   const std::uint8_t* tcp = ip + kIp;
   const std::size_t header_len = std::size_t{static_cast<std::uint8_t>(tcp[12] >> 4)} * 4;
   if (total_len < kIp + 20 || header_len < 20 || header_len > total_len - kIp) return false;
-  fill_segment(Bytes(tcp, total_len - kIp), header_len, IpAddress::v4(ip + 12), IpAddress::v4(ip + 16), out);
+  out.src.assign_v4(ip + 12);
+  out.dst.assign_v4(ip + 16);
+  fill_tcp_fields(Bytes(tcp, total_len - kIp), header_len, out);
   return true;
 }
 

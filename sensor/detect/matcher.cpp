@@ -28,6 +28,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <bit>
 #include <bitset>
@@ -1606,8 +1607,13 @@ class VerdictCache {
   std::size_t per_shard_ = 0;
 };
 
+namespace {
+std::atomic<std::uint64_t> g_matchers_made{0};  // for Matcher::id()
+}  // namespace
+
 struct Matcher::Impl {
   explicit Impl(std::size_t cache_entries) : cache(cache_entries) {}
+  const std::uint64_t id = g_matchers_made.fetch_add(1, std::memory_order_relaxed) + 1;
   VerdictCache cache;
   std::shared_ptr<const RuleSet> rules;
   std::unique_ptr<psl_ctx_t, PslFree> psl_owned;
@@ -2360,6 +2366,8 @@ std::optional<Match> Matcher::match_uncached(std::string_view domain) const {
 }
 
 const RuleSet& Matcher::rules() const { return *impl_->rules; }
+
+std::uint64_t Matcher::id() const { return impl_->id; }
 
 std::size_t Matcher::index_memory_bytes() const {
   std::size_t total = impl_->tld_index.memory_bytes() + impl_->keys.memory_bytes() + impl_->name_reuse_keys.memory_bytes() +

@@ -83,6 +83,10 @@ class Matcher {
 
   const RuleSet& rules() const;
 
+  // Unique to this matcher among all made by the process (a moved matcher keeps its own).
+  // Caches of verdicts key on it, not on the address, which a later matcher may reuse.
+  std::uint64_t id() const;
+
   // The whole decision with its reasons (slower than match(): it also looks behind allow rules).
   Explanation explain(std::string_view domain) const;
 
