@@ -14,7 +14,6 @@
 // reload or a new learned matcher empties it.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -28,8 +28,8 @@
 #endif
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <bitset>
 #include <cstdlib>

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "app/encrypted_watch.h"
 #include "alert/sink.h"
+#include "app/encrypted_watch.h"
 #include "detect/rules.h"
 
 namespace rcptwatch::app {
