@@ -47,9 +47,7 @@ std::uint64_t NameVerdictCache::hash(std::string_view name) const {
 
 void NameVerdictCache::clear() {
   for (std::size_t i = 0; i < kEntries; ++i) lines_[i].state = kEmpty;
-  if (matches_) {
-    for (std::size_t i = 0; i < kEntries; ++i) matches_[i].reset();
-  }
+  matches_.clear();
 }
 
 bool NameVerdictCache::holds(const Line& l, std::uint64_t h, std::string_view name) {
@@ -88,7 +86,7 @@ const std::optional<NameVerdict>* NameVerdictCache::find(std::string_view name,
       l.recent = 1;
       lines_[at ^ 1].recent = 0;
       ++hits_;
-      return l.state == kMatch ? &matches_[at] : &none_;
+      return l.state == kMatch ? &matches_.at(at) : &none_;
     }
   }
   ++misses_;
@@ -107,11 +105,10 @@ void NameVerdictCache::put(std::string_view name, const std::optional<NameVerdic
   l.recent = 1;
   lines_[at ^ 1].recent = 0;
   if (verdict) {
-    if (!matches_) matches_ = std::make_unique<std::optional<NameVerdict>[]>(kEntries);
     matches_[at] = verdict;
     l.state = kMatch;
   } else {
-    if (matches_) matches_[at].reset();
+    matches_.erase(at);
     l.state = kNoMatch;
   }
 }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 
 #include "detect/matcher.h"
 
@@ -31,7 +32,7 @@ struct NameVerdict {
 
 class NameVerdictCache {
  public:
-  static constexpr std::size_t kEntries = 1024;  // 64 KiB of lines, two to a set
+  static constexpr std::size_t kEntries = 4096;  // 256 KiB of lines, two to a set
   static constexpr std::size_t kMaxName = 53;    // longer names are not kept here
 
   NameVerdictCache();  // a random seed
@@ -65,9 +66,10 @@ class NameVerdictCache {
   static constexpr std::uint8_t kMatch = 2;
 
   std::uint64_t hash(std::string_view name) const;
-  // The first line of the hash's set (two ways: with a single way, a few hundred busy names
-  // in 1,024 lines evicted each other on about one judgement in nine).
-  static std::size_t set_of(std::uint64_t hash) { return (static_cast<std::size_t>(hash >> 55) & (kEntries / 2 - 1)) * 2; }
+  // The first line of the hash's set. Two ways, and four times as many lines as a busy
+  // replay's ~520 names: with one way in 1,024 lines they evicted each other on one
+  // judgement in nine, with two on one in eighteen (sets that three of them share).
+  static std::size_t set_of(std::uint64_t hash) { return (static_cast<std::size_t>(hash >> 53) & (kEntries / 2 - 1)) * 2; }
   void clear();
   static bool holds(const Line& l, std::uint64_t hash, std::string_view name);
   std::size_t way_for(std::size_t set, std::uint64_t hash, std::string_view name) const;
@@ -77,8 +79,8 @@ class NameVerdictCache {
   std::uint64_t matcher_ = 0;
   std::uint64_t learned_ = 0;
   std::unique_ptr<Line[]> lines_;
-  // Verdicts with a match, by line; made on the first one.
-  std::unique_ptr<std::optional<NameVerdict>[]> matches_;
+  // Verdicts with a match (rare: each one is an alert), by line.
+  std::unordered_map<std::size_t, std::optional<NameVerdict>> matches_;
   const std::optional<NameVerdict> none_;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;

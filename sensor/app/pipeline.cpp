@@ -430,6 +430,14 @@ std::string Pipeline::stats_json(const capture::SourceStats& source, Timestamp n
   w.end_object();
   w.end_object();
 
+  // The pipeline's own verdict cache (app/name_verdict_cache.h): its hits depend on how the
+  // traffic is split among workers, so they are apart from the detect counters.
+  w.key("verdict_cache");
+  w.begin_object();
+  w.field("hits", watch_->verdict_cache().hits());
+  w.field("misses", watch_->verdict_cache().misses());
+  w.end_object();
+
   if (evidence_) {
     const fleet::EvidenceCounters& e = evidence_->counters();
     w.key("evidence");
