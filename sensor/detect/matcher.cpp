@@ -486,15 +486,18 @@ class DeletionHashes {
       if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs++] = static_cast<std::uint8_t>(i);
     }
     runs_ = runs;
+    run_starts_[runs] = static_cast<std::uint8_t>(n);  // where the last run ends
     const auto weight = [&](std::uint32_t t, std::size_t a) { return p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1]; };
     for (std::uint32_t t = 0; t <= max_depth_; ++t) tail_[t] = p[n] * k.inv_pow_spread[t];
-    // The weights the first two deletions take, by run (see each_row()), in one pass.
+    // The weights the first two deletions take, by run (see each_row()), in one pass. A
+    // second deletion's weight at a is the first's times R^-1 (W_2[a] = W_1[a] R^-1): one
+    // multiply instead of two.
     for (std::size_t j = 0; j < runs; ++j) {
       const std::size_t a = run_starts_[j];
       first_[j] = weight(0, a);
       if (max_depth_ < 2) continue;
-      second_[j] = weight(1, a);
-      if (run_end(j) - a >= 2) second_in_run_[j] = weight(1, a + 1);
+      second_[j] = first_[j] * k.inv;
+      if (run_end(j) - a >= 2) second_in_run_[j] = weight(0, a + 1) * k.inv;
     }
     for (std::uint32_t t = 0; t < max_depth_ && max_depth_ == 3; ++t) {
       for (std::size_t a = 0; a < n; ++a) w_[t][a] = weight(t, a);
@@ -577,6 +580,7 @@ class DeletionHashes {
   struct Constants {
     std::array<std::uint64_t, kMaxText> pow;
     std::array<std::uint64_t, kMaxDepth + 1> inv_pow_spread;  // R^-t KeyFilter::kSpread
+    std::uint64_t inv;                                        // R^-1
   };
   static const Constants& constants() {
     static const Constants table = [] {
@@ -586,6 +590,7 @@ class DeletionHashes {
       Constants c{};
       c.pow[0] = 1;
       for (std::size_t i = 1; i < c.pow.size(); ++i) c.pow[i] = c.pow[i - 1] * kR;
+      c.inv = inv;
       c.inv_pow_spread[0] = KeyFilter::kSpread;
       for (std::size_t i = 1; i < c.inv_pow_spread.size(); ++i) c.inv_pow_spread[i] = c.inv_pow_spread[i - 1] * inv;
       return c;
@@ -597,13 +602,14 @@ class DeletionHashes {
   static constexpr std::uint64_t kNoWeight = 0;  // the one "row" of depth 0
 
   // Where run j ends (where the next starts).
-  std::size_t run_end(std::size_t j) const { return j + 1 < runs_ ? run_starts_[j + 1] : s_.size(); }
+  std::size_t run_end(std::size_t j) const { return run_starts_[j + 1]; }
 
   std::u32string_view s_;
   std::uint32_t max_depth_;
   std::array<std::uint64_t, kMaxDepth + 1> tail_;
-  // Where each run of equal characters starts: only the first of a run is deleted.
-  std::array<std::uint8_t, kMaxText - 1> run_starts_;
+  // Where each run of equal characters starts: only the first of a run is deleted. One more
+  // entry, the text's length, ends the last run.
+  std::array<std::uint8_t, kMaxText> run_starts_;
   std::size_t runs_ = 0;
   // By run j: W_1 at its start (first deletions), W_2 at its start (second deletions after
   // an earlier run), W_2 at its second character (second deletions within the run of the first).
@@ -612,7 +618,7 @@ class DeletionHashes {
   std::array<std::uint64_t, kMaxText - 1> second_in_run_;
   // All weights, for depth 3 only (rules of distance=3, rare): W_{t+1}[a] in w_[t][a].
   std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
-  static_assert(kMaxText - 1 <= 256, "run_starts_ holds positions in a byte");
+  static_assert(kMaxText - 1 <= 255, "run_starts_ holds positions and the length in a byte");
 };
 
 // Open addressing over 64-byte buckets of sixteen 32-bit slots: a fingerprint of the hash in
