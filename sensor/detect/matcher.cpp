@@ -742,6 +742,15 @@ class DeletionIndex {
   // Targets that share a deletion variant with `text` within their rule's distance: a superset
   // of those within it. Unsorted, possibly repeated.
   void query(std::u32string_view text, TargetList& out) const {
+    query(text, out, [](TargetList&) { return false; });
+  }
+  // The same, asking enough(out) once every variant of fewer than two deletions has been
+  // looked up and before any deeper one is: a pair of texts one edit apart always shares a
+  // variant of at most one deletion each, so once `out` holds a candidate at distance 1 the
+  // deeper variants (most of them) can only add worse ones, and enough() returning true ends
+  // the query there. enough() may reorder `out`.
+  template <typename Enough>
+  void query(std::u32string_view text, TargetList& out, Enough&& enough) const {
     if (members_.empty()) return;
     const std::size_t len = std::min(text.size(), kMaxText - 1);
     if (members_.size() <= kFew) {
@@ -765,6 +774,10 @@ class DeletionIndex {
     constexpr std::size_t kNotStarted = keys.size();
     std::array<std::size_t, DeletionHashes::kMaxDepth + 1> from;
     from.fill(kNotStarted);
+    // Where the keys of two or more deletions start in the batch, and whether enough() was asked.
+    std::size_t deep_from = kNotStarted;
+    bool asked = false;
+    // Tests the batch; true when enough() ended the query.
     auto test_batch = [&]() {
       // Indexes of the keys that pass, without a branch per key (about 3% pass, unpredictably).
       std::array<std::uint16_t, keys.size()> passed;
@@ -781,7 +794,13 @@ class DeletionIndex {
         probes[i] = table_.probe(DeletionHashes::spread(keys[passed[i]]));
         table_.prefetch(probes[i]);
       }
+      // enough() is asked before the first deeper key that passed is looked up, or after the
+      // batch if none did.
       for (std::size_t i = 0; i < count; ++i) {
+        if (passed[i] >= deep_from && !asked) {
+          asked = true;
+          if (enough(out)) return true;
+        }
         std::uint32_t depth = 0;  // the deepest that started at or before the key
         for (std::uint32_t d = 1; d < from.size(); ++d) {
           if (from[d] <= passed[i]) depth = d;
@@ -791,13 +810,21 @@ class DeletionIndex {
           if (depth <= m.d) out.push_back(m.target);
         });
       }
+      if (deep_from != kNotStarted && !asked) {
+        asked = true;
+        return enough(out);
+      }
+      return false;
     };
     for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
       // A variant this deep has len - depth characters: is any rule allowing the depth that close?
       if (!lengths_[depth].test(len - depth)) continue;
       from[depth] = gathered;
+      if (depth >= 2 && deep_from == kNotStarted) deep_from = gathered;
+      bool stopped = false;
       variants.each_row(depth, [&](std::uint64_t base, const std::uint64_t* weights, std::size_t count)
                                    __attribute__((always_inline)) {
+        if (stopped) return;
         std::uint64_t* const at = keys.data() + gathered;
 #pragma GCC unroll 4
         for (std::size_t i = 0; i < count; ++i) {
@@ -807,12 +834,14 @@ class DeletionIndex {
         }
         gathered += count;
         if (gathered >= kFilterBatch) {
-          test_batch();
+          stopped = test_batch();
           gathered = 0;
           from.fill(kNotStarted);
           from[depth] = 0;
+          deep_from = depth >= 2 ? 0 : kNotStarted;
         }
       });
+      if (stopped) return;
     }
     test_batch();
   }
@@ -1938,9 +1967,9 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
     if (obs.size() > OsaPattern::kMaxLength) return osa_distance(t.text, obs, cap);
     return pattern.get(obs).distance(t.text);
   };
-  TargetList candidates;
-  domain_index[n].query(obs, candidates);
-  if (!candidates.empty()) {
+  // Offers the candidates in index order.
+  auto offer_candidates = [&](TargetList& candidates, std::optional<Candidate>& into) {
+    if (candidates.empty()) return;
     candidates.sort_unique();
     // With many rules each candidate's target, rule and text are cache misses, three in a
     // chain: fetched a level at a time for all candidates, they overlap instead.
@@ -1954,9 +1983,28 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
       if (t.labels != n) continue;
       const std::uint32_t cap = t.rule->max_distance;
       const std::uint32_t dist = distance_to(t, cap);
-      if (dist < 1 || dist > cap || beaten(best, dist, t.rule->id)) continue;
-      offer_script(t, obs, dist, false, t.skeleton == skel, best);
+      if (dist < 1 || dist > cap || beaten(into, dist, t.rule->id)) continue;
+      offer_script(t, obs, dist, false, t.skeleton == skel, into);
     }
+  };
+  // Every candidate one edit away is found by the variants of at most one deletion, which the
+  // query tests first. If the best after those is within one edit, the deeper variants can only
+  // find candidates two or more away, which cannot beat it: the query stops there, and that
+  // best is the verdict offering all of them in index order would give (the lowest come first
+  // among these as among all). Otherwise every candidate is offered afresh, in index order.
+  TargetList candidates;
+  std::optional<Candidate> trial;
+  bool settled = false;
+  domain_index[n].query(obs, candidates, [&](TargetList& found) {
+    trial = best;
+    offer_candidates(found, trial);
+    settled = trial && trial->distance <= 1;
+    return settled;
+  });
+  if (settled) {
+    best = trial;
+  } else {
+    offer_candidates(candidates, best);
   }
   // Homoglyphs: same skeleton, whatever the edit distance ("rn" for "m" is two edits).
   find_key(KeyKind::Skeleton, skel, n, [&](std::uint32_t idx) {
