@@ -193,21 +193,17 @@ class LabelStarts {
   std::size_t count() const { return count_; }
   // Where the first p labels end (1 <= p <= count()).
   std::size_t end_of(std::size_t p) const {
-    if (overflow_) {
-      std::size_t i = 0;
-      for (std::size_t seen = 0; i < d_.size(); ++i) {
-        if (d_[i] == '.' && ++seen == p) break;
-      }
-      return i;
-    }
+    if (overflow_) return end_by_scan(p);
     return p == count_ ? d_.size() : starts_[p] - 1;
   }
   // Where label k starts (k < count()).
   std::size_t start_of(std::size_t k) const { return k == 0 ? 0 : end_of(k) + 1; }
   // trailing_labels(d, n).
   std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
-  // trailing_labels of the first p labels (1 <= p <= count()).
-  std::string_view tail_of_prefix(std::size_t p, std::size_t n) const {
+  // trailing_labels of the first p labels (1 <= p <= count()). Inlined everywhere (the scan
+  // for very deep domains kept out of line): where GCC left it a call, the call cost about as
+  // much as the subscripts.
+  __attribute__((always_inline)) std::string_view tail_of_prefix(std::size_t p, std::size_t n) const {
     const std::size_t end = end_of(p);
     if (overflow_) return trailing_labels(d_.substr(0, end), n);
     if (n == 0) return d_.substr(end, 0);
@@ -216,6 +212,14 @@ class LabelStarts {
   }
 
  private:
+  // end_of() for a domain of more labels than starts_ holds.
+  __attribute__((noinline)) std::size_t end_by_scan(std::size_t p) const {
+    std::size_t i = 0;
+    for (std::size_t seen = 0; i < d_.size(); ++i) {
+      if (d_[i] == '.' && ++seen == p) break;
+    }
+    return i;
+  }
   std::string_view d_;
   std::array<std::uint16_t, 128> starts_;  // starts_[k]: where label k starts (k < count_)
   std::size_t count_ = 1;
