@@ -362,9 +362,11 @@ class KeyFilter {
     __attribute__((always_inline)) void prefetch_at(std::uint64_t position) const {
       __builtin_prefetch(&words[position >> shift]);
     }
-    __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const {
+    __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const { return missing_at(position) == 0; }
+    // The key's bits the word lacks: 0 when it may be there.
+    __attribute__((always_inline)) std::uint64_t missing_at(std::uint64_t position) const {
       const std::uint64_t m = mask_of(position);
-      return (words[position >> shift] & m) == m;
+      return (words[position >> shift] & m) ^ m;
     }
   };
   View view() const { return View{words_.data(), shift_}; }
@@ -790,7 +792,9 @@ class DeletionIndex {
 #pragma GCC unroll 4
       for (std::size_t k = 0; k < gathered; ++k) {
         passed[count] = static_cast<std::uint16_t>(k);
-        count += local_filter.may_contain_at(keys[k]) ? 1 : 0;
+        // "< 1", not "== 0": GCC adds the carry of a compare with 1 (cmp, adc) where it would
+        // set a byte, widen it and add it, and tests ~word & mask in one instruction.
+        count += local_filter.missing_at(keys[k]) < 1 ? 1 : 0;
       }
       // Their table buckets too are fetched all before any is read.
       std::array<PackedBuckets::Probe, keys.size()> probes;
