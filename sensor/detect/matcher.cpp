@@ -199,10 +199,10 @@ class LabelStarts {
   // Where label k starts (k < count()).
   std::size_t start_of(std::size_t k) const { return k == 0 ? 0 : end_of(k) + 1; }
   // trailing_labels(d, n).
-  std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
-  // trailing_labels of the first p labels (1 <= p <= count()). Inlined everywhere (the scan
-  // for very deep domains kept out of line): where GCC left it a call, the call cost about as
-  // much as the subscripts.
+  __attribute__((always_inline)) std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
+  // trailing_labels of the first p labels (1 <= p <= count()). Inlined everywhere, as tail()
+  // (the scan for very deep domains kept out of line): where GCC left them calls, a call cost
+  // about as much as the subscripts.
   __attribute__((always_inline)) std::string_view tail_of_prefix(std::size_t p, std::size_t n) const {
     const std::size_t end = end_of(p);
     if (overflow_) return trailing_labels(d_.substr(0, end), n);
