@@ -344,6 +344,7 @@ class KeyFilter {
     while (words * 64 < entries * kBitsPerEntry) words <<= 1;
     shift_ = static_cast<unsigned>(64 - std::countr_zero(words));
     words_ = PageArray<std::uint64_t>(words);
+    std::fill_n(words_.data(), words, ~std::uint64_t{0});  // every bit absent
   }
   void add(std::uint64_t key) { add_at(position(key)); }
   __attribute__((always_inline)) bool may_contain(std::uint64_t key) const { return view().may_contain_at(position(key)); }
@@ -353,7 +354,9 @@ class KeyFilter {
   static constexpr std::uint64_t kSpread = 0xFF51AFD7ED558CCDULL;
   static std::uint64_t position(std::uint64_t key) { return key * kSpread; }
   // By position, for keys made with the multiply built in (DeletionHashes).
-  void add_at(std::uint64_t position) { words_.data()[position >> shift_] |= mask_of(position); }
+  // A word's set bits are the ones no key has: a test is then one AND of the word (in memory)
+  // with the key's mask, where set bits for present ones would also take a NOT.
+  void add_at(std::uint64_t position) { words_.data()[position >> shift_] &= ~mask_of(position); }
   // The words and the shift by value, for a hot loop to keep in registers: read through the
   // filter they are read again after every store the compiler cannot tell apart from them.
   struct View {
@@ -365,8 +368,7 @@ class KeyFilter {
     __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const { return missing_at(position) == 0; }
     // The key's bits the word lacks: 0 when it may be there.
     __attribute__((always_inline)) std::uint64_t missing_at(std::uint64_t position) const {
-      const std::uint64_t m = mask_of(position);
-      return (words[position >> shift] & m) ^ m;
+      return words[position >> shift] & mask_of(position);
     }
   };
   View view() const { return View{words_.data(), shift_}; }
@@ -793,7 +795,7 @@ class DeletionIndex {
       for (std::size_t k = 0; k < gathered; ++k) {
         passed[count] = static_cast<std::uint16_t>(k);
         // "< 1", not "== 0": GCC adds the carry of a compare with 1 (cmp, adc) where it would
-        // set a byte, widen it and add it, and tests ~word & mask in one instruction.
+        // set a byte, widen it and add it.
         count += local_filter.missing_at(keys[k]) < 1 ? 1 : 0;
       }
       // Their table buckets too are fetched all before any is read.
