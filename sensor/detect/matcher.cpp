@@ -194,21 +194,17 @@ class LabelStarts {
   std::size_t count() const { return count_; }
   // Where the first p labels end (1 <= p <= count()).
   std::size_t end_of(std::size_t p) const {
-    if (overflow_) {
-      std::size_t i = 0;
-      for (std::size_t seen = 0; i < d_.size(); ++i) {
-        if (d_[i] == '.' && ++seen == p) break;
-      }
-      return i;
-    }
+    if (overflow_) return end_by_scan(p);
     return p == count_ ? d_.size() : starts_[p] - 1;
   }
   // Where label k starts (k < count()).
   std::size_t start_of(std::size_t k) const { return k == 0 ? 0 : end_of(k) + 1; }
   // trailing_labels(d, n).
-  std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
-  // trailing_labels of the first p labels (1 <= p <= count()).
-  std::string_view tail_of_prefix(std::size_t p, std::size_t n) const {
+  __attribute__((always_inline)) std::string_view tail(std::size_t n) const { return tail_of_prefix(count(), n); }
+  // trailing_labels of the first p labels (1 <= p <= count()). Inlined everywhere, as tail()
+  // (the scan for very deep domains kept out of line): where GCC left them calls, a call cost
+  // about as much as the subscripts.
+  __attribute__((always_inline)) std::string_view tail_of_prefix(std::size_t p, std::size_t n) const {
     const std::size_t end = end_of(p);
     if (overflow_) return trailing_labels(d_.substr(0, end), n);
     if (n == 0) return d_.substr(end, 0);
@@ -217,6 +213,14 @@ class LabelStarts {
   }
 
  private:
+  // end_of() for a domain of more labels than starts_ holds.
+  __attribute__((noinline)) std::size_t end_by_scan(std::size_t p) const {
+    std::size_t i = 0;
+    for (std::size_t seen = 0; i < d_.size(); ++i) {
+      if (d_[i] == '.' && ++seen == p) break;
+    }
+    return i;
+  }
   std::string_view d_;
   std::array<std::uint16_t, 128> starts_;  // starts_[k]: where label k starts (k < count_)
   std::size_t count_ = 1;
@@ -341,6 +345,7 @@ class KeyFilter {
     while (words * 64 < entries * kBitsPerEntry) words <<= 1;
     shift_ = static_cast<unsigned>(64 - std::countr_zero(words));
     words_ = PageArray<std::uint64_t>(words);
+    std::fill_n(words_.data(), words, ~std::uint64_t{0});  // every bit absent
   }
   void add(std::uint64_t key) { add_at(position(key)); }
   __attribute__((always_inline)) bool may_contain(std::uint64_t key) const { return view().may_contain_at(position(key)); }
@@ -350,7 +355,9 @@ class KeyFilter {
   static constexpr std::uint64_t kSpread = 0xFF51AFD7ED558CCDULL;
   static std::uint64_t position(std::uint64_t key) { return key * kSpread; }
   // By position, for keys made with the multiply built in (DeletionHashes).
-  void add_at(std::uint64_t position) { words_.data()[position >> shift_] |= mask_of(position); }
+  // A word's set bits are the ones no key has: a test is then one AND of the word (in memory)
+  // with the key's mask, where set bits for present ones would also take a NOT.
+  void add_at(std::uint64_t position) { words_.data()[position >> shift_] &= ~mask_of(position); }
   // The words and the shift by value, for a hot loop to keep in registers: read through the
   // filter they are read again after every store the compiler cannot tell apart from them.
   struct View {
@@ -359,9 +366,10 @@ class KeyFilter {
     __attribute__((always_inline)) void prefetch_at(std::uint64_t position) const {
       __builtin_prefetch(&words[position >> shift]);
     }
-    __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const {
-      const std::uint64_t m = mask_of(position);
-      return (words[position >> shift] & m) == m;
+    __attribute__((always_inline)) bool may_contain_at(std::uint64_t position) const { return missing_at(position) == 0; }
+    // The key's bits the word lacks: 0 when it may be there.
+    __attribute__((always_inline)) std::uint64_t missing_at(std::uint64_t position) const {
+      return words[position >> shift] & mask_of(position);
     }
   };
   View view() const { return View{words_.data(), shift_}; }
@@ -487,15 +495,18 @@ class DeletionHashes {
       if (i == 0 || s_[i] != s_[i - 1]) run_starts_[runs++] = static_cast<std::uint8_t>(i);
     }
     runs_ = runs;
+    run_starts_[runs] = static_cast<std::uint8_t>(n);  // where the last run ends
     const auto weight = [&](std::uint32_t t, std::size_t a) { return p[a] * k.inv_pow_spread[t] - p[a + 1] * k.inv_pow_spread[t + 1]; };
     for (std::uint32_t t = 0; t <= max_depth_; ++t) tail_[t] = p[n] * k.inv_pow_spread[t];
-    // The weights the first two deletions take, by run (see each_row()), in one pass.
+    // The weights the first two deletions take, by run (see each_row()), in one pass. A
+    // second deletion's weight at a is the first's times R^-1 (W_2[a] = W_1[a] R^-1): one
+    // multiply instead of two.
     for (std::size_t j = 0; j < runs; ++j) {
       const std::size_t a = run_starts_[j];
       first_[j] = weight(0, a);
       if (max_depth_ < 2) continue;
-      second_[j] = weight(1, a);
-      if (run_end(j) - a >= 2) second_in_run_[j] = weight(1, a + 1);
+      second_[j] = first_[j] * k.inv;
+      if (run_end(j) - a >= 2) second_in_run_[j] = weight(0, a + 1) * k.inv;
     }
     for (std::uint32_t t = 0; t < max_depth_ && max_depth_ == 3; ++t) {
       for (std::size_t a = 0; a < n; ++a) w_[t][a] = weight(t, a);
@@ -578,6 +589,7 @@ class DeletionHashes {
   struct Constants {
     std::array<std::uint64_t, kMaxText> pow;
     std::array<std::uint64_t, kMaxDepth + 1> inv_pow_spread;  // R^-t KeyFilter::kSpread
+    std::uint64_t inv;                                        // R^-1
   };
   static const Constants& constants() {
     static const Constants table = [] {
@@ -587,6 +599,7 @@ class DeletionHashes {
       Constants c{};
       c.pow[0] = 1;
       for (std::size_t i = 1; i < c.pow.size(); ++i) c.pow[i] = c.pow[i - 1] * kR;
+      c.inv = inv;
       c.inv_pow_spread[0] = KeyFilter::kSpread;
       for (std::size_t i = 1; i < c.inv_pow_spread.size(); ++i) c.inv_pow_spread[i] = c.inv_pow_spread[i - 1] * inv;
       return c;
@@ -598,13 +611,14 @@ class DeletionHashes {
   static constexpr std::uint64_t kNoWeight = 0;  // the one "row" of depth 0
 
   // Where run j ends (where the next starts).
-  std::size_t run_end(std::size_t j) const { return j + 1 < runs_ ? run_starts_[j + 1] : s_.size(); }
+  std::size_t run_end(std::size_t j) const { return run_starts_[j + 1]; }
 
   std::u32string_view s_;
   std::uint32_t max_depth_;
   std::array<std::uint64_t, kMaxDepth + 1> tail_;
-  // Where each run of equal characters starts: only the first of a run is deleted.
-  std::array<std::uint8_t, kMaxText - 1> run_starts_;
+  // Where each run of equal characters starts: only the first of a run is deleted. One more
+  // entry, the text's length, ends the last run.
+  std::array<std::uint8_t, kMaxText> run_starts_;
   std::size_t runs_ = 0;
   // By run j: W_1 at its start (first deletions), W_2 at its start (second deletions after
   // an earlier run), W_2 at its second character (second deletions within the run of the first).
@@ -613,7 +627,7 @@ class DeletionHashes {
   std::array<std::uint64_t, kMaxText - 1> second_in_run_;
   // All weights, for depth 3 only (rules of distance=3, rare): W_{t+1}[a] in w_[t][a].
   std::array<std::array<std::uint64_t, kMaxText>, kMaxDepth> w_;
-  static_assert(kMaxText - 1 <= 256, "run_starts_ holds positions in a byte");
+  static_assert(kMaxText - 1 <= 255, "run_starts_ holds positions and the length in a byte");
 };
 
 // Open addressing over 64-byte buckets of sixteen 32-bit slots: a fingerprint of the hash in
@@ -737,6 +751,15 @@ class DeletionIndex {
   // Targets that share a deletion variant with `text` within their rule's distance: a superset
   // of those within it. Unsorted, possibly repeated.
   void query(std::u32string_view text, TargetList& out) const {
+    query(text, out, [](TargetList&) { return false; });
+  }
+  // The same, asking enough(out) once every variant of fewer than two deletions has been
+  // looked up and before any deeper one is: a pair of texts one edit apart always shares a
+  // variant of at most one deletion each, so once `out` holds a candidate at distance 1 the
+  // deeper variants (most of them) can only add worse ones, and enough() returning true ends
+  // the query there. enough() may reorder `out`.
+  template <typename Enough>
+  void query(std::u32string_view text, TargetList& out, Enough&& enough) const {
     if (members_.empty()) return;
     const std::size_t len = std::min(text.size(), kMaxText - 1);
     if (members_.size() <= kFew) {
@@ -760,6 +783,10 @@ class DeletionIndex {
     constexpr std::size_t kNotStarted = keys.size();
     std::array<std::size_t, DeletionHashes::kMaxDepth + 1> from;
     from.fill(kNotStarted);
+    // Where the keys of two or more deletions start in the batch, and whether enough() was asked.
+    std::size_t deep_from = kNotStarted;
+    bool asked = false;
+    // Tests the batch; true when enough() ended the query.
     auto test_batch = [&]() {
       // Indexes of the keys that pass, without a branch per key (about 3% pass, unpredictably).
       std::array<std::uint16_t, keys.size()> passed;
@@ -768,7 +795,9 @@ class DeletionIndex {
 #pragma GCC unroll 4
       for (std::size_t k = 0; k < gathered; ++k) {
         passed[count] = static_cast<std::uint16_t>(k);
-        count += local_filter.may_contain_at(keys[k]) ? 1 : 0;
+        // "< 1", not "== 0": GCC adds the carry of a compare with 1 (cmp, adc) where it would
+        // set a byte, widen it and add it.
+        count += local_filter.missing_at(keys[k]) < 1 ? 1 : 0;
       }
       // Their table buckets too are fetched all before any is read.
       std::array<PackedBuckets::Probe, keys.size()> probes;
@@ -776,7 +805,13 @@ class DeletionIndex {
         probes[i] = table_.probe(DeletionHashes::spread(keys[passed[i]]));
         table_.prefetch(probes[i]);
       }
+      // enough() is asked before the first deeper key that passed is looked up, or after the
+      // batch if none did.
       for (std::size_t i = 0; i < count; ++i) {
+        if (passed[i] >= deep_from && !asked) {
+          asked = true;
+          if (enough(out)) return true;
+        }
         std::uint32_t depth = 0;  // the deepest that started at or before the key
         for (std::uint32_t d = 1; d < from.size(); ++d) {
           if (from[d] <= passed[i]) depth = d;
@@ -786,13 +821,21 @@ class DeletionIndex {
           if (depth <= m.d) out.push_back(m.target);
         });
       }
+      if (deep_from != kNotStarted && !asked) {
+        asked = true;
+        return enough(out);
+      }
+      return false;
     };
     for (std::uint32_t depth = 0; depth <= max_depth_ && depth <= len; ++depth) {
       // A variant this deep has len - depth characters: is any rule allowing the depth that close?
       if (!lengths_[depth].test(len - depth)) continue;
       from[depth] = gathered;
+      if (depth >= 2 && deep_from == kNotStarted) deep_from = gathered;
+      bool stopped = false;
       variants.each_row(depth, [&](std::uint64_t base, const std::uint64_t* weights, std::size_t count)
                                    __attribute__((always_inline)) {
+        if (stopped) return;
         std::uint64_t* const at = keys.data() + gathered;
 #pragma GCC unroll 4
         for (std::size_t i = 0; i < count; ++i) {
@@ -802,12 +845,14 @@ class DeletionIndex {
         }
         gathered += count;
         if (gathered >= kFilterBatch) {
-          test_batch();
+          stopped = test_batch();
           gathered = 0;
           from.fill(kNotStarted);
           from[depth] = 0;
+          deep_from = depth >= 2 ? 0 : kNotStarted;
         }
       });
+      if (stopped) return;
     }
     test_batch();
   }
@@ -1938,9 +1983,9 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
     if (obs.size() > OsaPattern::kMaxLength) return osa_distance(t.text, obs, cap);
     return pattern.get(obs).distance(t.text);
   };
-  TargetList candidates;
-  domain_index[n].query(obs, candidates);
-  if (!candidates.empty()) {
+  // Offers the candidates in index order.
+  auto offer_candidates = [&](TargetList& candidates, std::optional<Candidate>& into) {
+    if (candidates.empty()) return;
     candidates.sort_unique();
     // With many rules each candidate's target, rule and text are cache misses, three in a
     // chain: fetched a level at a time for all candidates, they overlap instead.
@@ -1954,9 +1999,28 @@ void Matcher::Impl::match_edits_at(std::size_t n, std::string_view obs_utf8, boo
       if (t.labels != n) continue;
       const std::uint32_t cap = t.rule->max_distance;
       const std::uint32_t dist = distance_to(t, cap);
-      if (dist < 1 || dist > cap || beaten(best, dist, t.rule->id)) continue;
-      offer_script(t, obs, dist, false, t.skeleton == skel, best);
+      if (dist < 1 || dist > cap || beaten(into, dist, t.rule->id)) continue;
+      offer_script(t, obs, dist, false, t.skeleton == skel, into);
     }
+  };
+  // Every candidate one edit away is found by the variants of at most one deletion, which the
+  // query tests first. If the best after those is within one edit, the deeper variants can only
+  // find candidates two or more away, which cannot beat it: the query stops there, and that
+  // best is the verdict offering all of them in index order would give (the lowest come first
+  // among these as among all). Otherwise every candidate is offered afresh, in index order.
+  TargetList candidates;
+  std::optional<Candidate> trial;
+  bool settled = false;
+  domain_index[n].query(obs, candidates, [&](TargetList& found) {
+    trial = best;
+    offer_candidates(found, trial);
+    settled = trial && trial->distance <= 1;
+    return settled;
+  });
+  if (settled) {
+    best = trial;
+  } else {
+    offer_candidates(candidates, best);
   }
   // Homoglyphs: same skeleton, whatever the edit distance ("rn" for "m" is two edits).
   find_key(KeyKind::Skeleton, skel, n, [&](std::uint32_t idx) {

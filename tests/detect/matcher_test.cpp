@@ -358,6 +358,32 @@ TEST(Matcher, ManyRulesStillPickTheClosest) {
   EXPECT_FALSE(m.match("mail.host17.example.org"));
 }
 
+TEST(Matcher, LargeIndexStopsAtOneEditOnlyWhenNothingDeeperCanWin) {
+  // Over 16 rules take the deletion table, whose query stops before the variants of two
+  // deletions once a candidate one edit away is the best: every pair one edit apart shares a
+  // variant of at most one deletion each. The verdicts must be those of the whole query.
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "protect filler" + std::to_string(i) + "name.org id=" + std::to_string(100 + i) + "\n";
+  text += "protect abcdefghij.com id=5\nprotect abcdefghxy.com id=6\nprotect abcdefxyjk.com id=4\n";
+  const Matcher m = make_matcher(text.c_str());
+  // One edit from id 6, two from the lower id 5.
+  auto r = m.match_uncached("abcdefghxz.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule->id, 6u);
+  EXPECT_EQ(r->distance, 1u);
+  // Id 5 shares a variant of one deletion but is two edits away; id 4, two substitutions away,
+  // shares only variants of two deletions, and its lower id wins.
+  r = m.match_uncached("abcdefghjk.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule->id, 4u);
+  EXPECT_EQ(r->distance, 2u);
+  // Two substitutions, nothing closer.
+  r = m.match_uncached("abcdefqrij.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule->id, 5u);
+  EXPECT_EQ(r->distance, 2u);
+}
+
 // `count` names of `alphabet` characters, of lengths min_len..max_len in turn.
 std::vector<std::string> random_names(std::mt19937_64& rng, const std::string& alphabet, int count, std::size_t min_len,
                                       std::size_t max_len) {
